@@ -1,0 +1,28 @@
+"""Composable losses: every loss is ``loss(output: ModelOutput, y) -> scalar tensor``."""
+
+from .base import Loss
+from .cross_entropy import CrossEntropy
+from .distances import paired_distance, pairwise_distance
+from .mining import (
+    HardTripletMiner,
+    RandomTripletMiner,
+    SemiHardTripletMiner,
+    TripletMiner,
+    make_miner,
+)
+from .triplet import TripletLoss
+from .weighted_sum import WeightedSum
+
+__all__ = [
+    "Loss",
+    "CrossEntropy",
+    "TripletLoss",
+    "WeightedSum",
+    "TripletMiner",
+    "RandomTripletMiner",
+    "SemiHardTripletMiner",
+    "HardTripletMiner",
+    "make_miner",
+    "paired_distance",
+    "pairwise_distance",
+]
