@@ -1,0 +1,259 @@
+"""Report files next to the trial records: results.csv, results.json, report.md.
+
+Numbers in CSV/JSON are fractions, as in the trial records (paper values, which are
+percentages, carry a ``_pct`` suffix). Nothing time-dependent is written and every list has a
+fixed order, so re-running the report on the same records gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
+from ser_orch.report.paper import ReportSpec, paper_value
+from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, summary_rows
+from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
+from ser_orch.results.atomic import atomic_write_text
+
+__all__ = ["markdown_table", "results_csv_text", "results_json_data", "write_report_files"]
+
+_STAT_FIELDS = ("mean", "min", "max", "std")
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no NaN: missing statistics become null."""
+    return None if value is None or not math.isfinite(value) else value
+
+
+def _csv_num(value: float | None) -> str:
+    value = _num(value)
+    return "" if value is None else repr(value)  # repr round-trips floats exactly
+
+
+def _paper_metrics(spec: ReportSpec, metrics: Sequence[str]) -> list[str]:
+    return [m for m in metrics if any(m in e.values for e in spec.paper)]
+
+
+def _best_ids(stats: Sequence[ConfigStats], spec: ReportSpec, metric: str) -> set[str]:
+    return {s.config_id for s in best_per_series(stats, spec.series, metric).values()}
+
+
+def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metrics: Sequence[str] = ("wa", "ua")) -> str:
+    """One row per configuration: axes, per-metric mean/min/max/std/n, counts, paper values."""
+    spec = ReportSpec.from_any(report_spec)
+    keys = axis_keys(s.axes for s in stats)
+    paper_metrics = _paper_metrics(spec, metrics)
+    best = _best_ids(stats, spec, metrics[0]) if metrics else set()
+    header = ["config_id", *keys]
+    for m in metrics:
+        header += [f"{m}_{f}" for f in (*_STAT_FIELDS, "n")]
+    header += ["n", "expected", "failed", "missing", "folds", "seeds", "best"]
+    header += [f"paper_{m}_pct" for m in paper_metrics]
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for s in stats:
+        row: list[Any] = [s.config_id]
+        row += [json.dumps(s.axes[k]) if isinstance(s.axes.get(k), (list, dict)) else s.axes.get(k, "") for k in keys]
+        for m in metrics:
+            ms = s.metrics.get(m)
+            row += [_csv_num(getattr(ms, f)) if ms else "" for f in _STAT_FIELDS]
+            row.append(ms.n if ms else 0)
+        row += [
+            s.n,
+            "" if s.expected is None else s.expected,
+            s.n_failed,
+            len(s.missing),
+            " ".join(map(str, s.folds)),
+            " ".join(map(str, s.seeds)),
+            int(s.config_id in best),
+        ]
+        row += [_csv_num(paper_value(spec.paper, s.axes, m)) for m in paper_metrics]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _failure_dict(f: Any) -> dict[str, Any]:
+    return {
+        "trial_id": f.trial_id,
+        "config_id": getattr(f, "config_id", None),
+        "fold": getattr(f, "fold", None),
+        "seed": getattr(f, "seed", None),
+        "error": getattr(f, "error", None),
+    }
+
+
+def results_json_data(
+    stats: Sequence[ConfigStats],
+    failures: Iterable[FailedTrial | Any],
+    report_spec: Any = None,
+    title: str = "",
+    metrics: Sequence[str] = ("wa", "ua"),
+) -> dict[str, Any]:
+    """Everything in results.csv plus per-trial values, confusion matrices and failures."""
+    spec = ReportSpec.from_any(report_spec)
+    best = _best_ids(stats, spec, metrics[0]) if metrics else set()
+    configs = []
+    for s in stats:
+        configs.append(
+            {
+                "config_id": s.config_id,
+                "axes": s.axes,
+                "metrics": {
+                    m: {**{f: _num(getattr(ms, f)) for f in _STAT_FIELDS}, "n": ms.n}
+                    for m, ms in s.metrics.items()
+                },
+                "n": s.n,
+                "expected": s.expected,
+                "failed": [f.trial_id for f in s.failed],
+                "missing": list(s.missing),
+                "folds": s.folds,
+                "seeds": s.seeds,
+                "best": s.config_id in best,
+                "paper": {m: paper_value(spec.paper, s.axes, m) for m in _paper_metrics(spec, metrics)},
+                "runs": [
+                    {"trial_id": r.trial_id, "fold": r.fold, "seed": r.seed, **{m: _num(v) for m, v in r.values.items()}}
+                    for r in s.runs
+                ],
+                "labels": list(s.labels),
+                "confusion": None if s.confusion is None else s.confusion.tolist(),
+            }
+        )
+    return {
+        "title": title,
+        "metrics": list(metrics),
+        "units": "fractions in [0, 1]; paper values in %",
+        "std": f"population standard deviation (ddof={STD_DDOF}) over done runs",
+        "series": spec.series,
+        "x": spec.x,
+        "configs": configs,
+        "failures": [_failure_dict(f) for f in failures],
+    }
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown_table(data: TableRows, marker_column: bool = False) -> str:
+    """A GitHub-style pipe table; the best rows get the ★ marker and bold text."""
+    headers = ([""] if marker_column else []) + data.headers
+    aligns = (["---"] if marker_column else []) + ["---:" if n else "---" for n in data.numeric]
+    lines = ["| " + " | ".join(map(_md_escape, headers)) + " |", "|" + "|".join(aligns) + "|"]
+    for row, best in zip(data.rows, data.best or [False] * len(data.rows)):
+        cells = [_md_escape(c) for c in row]
+        if best:
+            cells = [f"**{c}**" if c and c != MISSING else c for c in cells]
+        if marker_column:
+            cells.insert(0, BEST_MARKER if best else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _report_markdown(
+    run_dir: Path,
+    stats: Sequence[ConfigStats],
+    failures: Sequence[Any],
+    spec: ReportSpec,
+    title: str,
+    metrics: Sequence[str],
+    plots: Sequence[str],
+) -> str:
+    done = sum(s.n for s in stats)
+    failed = len(failures)
+    missing = sum(len(s.missing) for s in stats)
+    out = [f"# {title}", "", "## What ran", ""]
+    info = _run_info(run_dir)
+    for key in sorted(info):
+        value = info[key]
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            out.append(f"- {key}: `{value}`")
+    out.append(f"- configurations: {len(stats)}; trials done: {done}, failed: {failed}, not run: {missing}")
+    folds = sorted({str(f) for s in stats for f in s.folds})
+    seeds = sorted({str(sd) for s in stats for sd in s.seeds})
+    out.append(f"- folds: {', '.join(folds) or '-'}; seeds: {', '.join(seeds) or '-'}")
+    out += ["", "## Results", ""]
+    names = ", ".join(metric_name(m) for m in metrics)
+    per = f" per `{spec.series}`" if spec.series else ""
+    out.append(
+        f"{names} in %, mean/min/max/std (population std) over the done runs of each configuration. "
+        f"WA = overall accuracy, UA = mean per-class recall. {BEST_MARKER} marks the best mean "
+        f"{metric_name(metrics[0]) if metrics else ''}{per}; n = done/planned."
+    )
+    out.append("")
+    rows = aggregate_rows(stats, metrics=metrics, series_key=spec.series, best_metric=metrics[0], paper=spec.paper)
+    out.append(markdown_table(rows, marker_column=True))
+    if spec.paper and metrics:
+        out += ["## Best per series, ours vs paper", ""]
+        out.append(markdown_table(summary_rows(stats, spec.series, spec.x, metric=metrics[0], paper=spec.paper)))
+    out += ["## Failures", ""]
+    if failures:
+        out.append(markdown_table(failure_rows(failures)))
+    else:
+        out += ["None.", ""]
+    out += ["## Plots", ""]
+    if plots:
+        out += [f"- [{link.rsplit('/', 1)[-1]}]({link})" for link in plots]
+    else:
+        out.append("No plots.")
+    out.append("")
+    return "\n".join(out)
+
+
+def _link(path: Path, folder: Path) -> str:
+    """Plot links in report.md are relative to the run folder when the plot lives inside it."""
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def write_report_files(
+    run_dir: str | os.PathLike[str],
+    stats: Sequence[ConfigStats],
+    failures: Iterable[FailedTrial | Any],
+    report_spec: Mapping[str, Any] | ReportSpec | Any | None,
+    title: str,
+    *,
+    metrics: Sequence[str] = ("wa", "ua"),
+    plots: Sequence[str | os.PathLike[str]] | None = None,
+) -> list[Path]:
+    """Write results.csv, results.json and report.md into ``run_dir`` (atomically); return them.
+
+    ``plots``: PNGs to list in report.md; by default the ``*.png`` already in ``run_dir``
+    (so write the plots first).
+    """
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = ReportSpec.from_any(report_spec)
+    failures = list(failures)
+    plot_paths = sorted(folder.glob("*.png")) if plots is None else [Path(p) for p in plots]
+    links = [_link(p, folder) for p in plot_paths]
+
+    texts = {
+        "results.csv": results_csv_text(stats, spec, metrics),
+        "results.json": json.dumps(
+            results_json_data(stats, failures, spec, title, metrics), indent=2, allow_nan=False
+        )
+        + "\n",
+        "report.md": _report_markdown(folder, stats, failures, spec, title, metrics, links),
+    }
+    written = []
+    for name, text in texts.items():
+        written.append(atomic_write_text(folder / name, text))
+    return written

@@ -1,0 +1,79 @@
+"""Rich tables for the terminal: thin wrappers that style ``rows.TableRows``.
+
+All cell text goes in as ``rich.text.Text`` so brackets in axis values or error messages
+(``[GPU 0]``) are shown literally instead of being read as Rich markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from rich.table import Table
+from rich.text import Text
+
+from ser_orch.report.format import BEST_MARKER, metric_name
+from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, summary_rows
+from ser_orch.results.aggregate import ConfigStats
+from ser_orch.results.records import RecordProblem
+
+__all__ = ["BEST_STYLE", "aggregate_table", "failures_table", "problems_table", "summary_table"]
+
+BEST_STYLE = "bold green"
+
+
+def _to_table(data: TableRows, title: str | None, caption: str | None, marker_column: bool) -> Table:
+    table = Table(title=title, caption=caption, show_lines=False)
+    if marker_column:
+        table.add_column("", no_wrap=True, width=1)
+    for header, numeric in zip(data.headers, data.numeric):
+        table.add_column(header, justify="right" if numeric else "left")
+    for row, best in zip(data.rows, data.best):
+        cells = [Text(c) for c in row]
+        if marker_column:
+            cells.insert(0, Text(BEST_MARKER if best else ""))
+        table.add_row(*cells, style=BEST_STYLE if best else None)
+    return table
+
+
+def aggregate_table(
+    stats: Sequence[ConfigStats],
+    *,
+    metrics: Sequence[str] = ("wa", "ua"),
+    series_key: str | None = None,
+    best_metric: str = "wa",
+    paper: Iterable[Any] = (),
+    title: str | None = "Results over folds and seeds",
+) -> Table:
+    """One row per configuration; the best of each series is bold green and marked ★."""
+    data = aggregate_rows(stats, metrics=metrics, series_key=series_key, best_metric=best_metric, paper=paper)
+    per = f" per {series_key.rsplit('.', 1)[-1]}" if series_key else ""
+    caption = (
+        "values in %; WA = overall accuracy, UA = mean per-class recall; "
+        f"mean/min/max/std (population) over done runs; {BEST_MARKER} best mean "
+        f"{metric_name(best_metric)}{per}; n = done/planned"
+    )
+    return _to_table(data, title, caption, marker_column=True)
+
+
+def failures_table(failures: Iterable[Any], title: str | None = "Failed trials") -> Table:
+    """Trial id + one-line error for ``FailedTrial``s or failed ``TrialRecord``s."""
+    return _to_table(failure_rows(failures), title, None, marker_column=False)
+
+
+def problems_table(problems: Iterable[RecordProblem], title: str | None = "Unreadable trial records") -> Table:
+    data = TableRows(["file", "problem"], [[str(p.path), p.reason] for p in problems])
+    data.best, data.numeric = [False] * len(data.rows), [False, False]
+    return _to_table(data, title, None, marker_column=False)
+
+
+def summary_table(
+    stats: Sequence[ConfigStats],
+    series_key: str | None,
+    x_key: str | None,
+    *,
+    metric: str = "wa",
+    paper: Iterable[Any] = (),
+    title: str | None = "Best per series, ours vs paper",
+) -> Table:
+    """Compact "Table I": per series our best x and mean, the paper's best x and value (%)."""
+    return _to_table(summary_rows(stats, series_key, x_key, metric=metric, paper=paper), title, None, False)
