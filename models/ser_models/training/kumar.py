@@ -1,0 +1,249 @@
+"""Kumar et al. (ICPR 2020) training: softmax pre-training, then triplet + cross-entropy.
+
+Choices (the paper's own where it gives them; ours, documented, where it does not):
+
+- Phase 1: cross-entropy only, ``pretrain_epochs`` at most. Phase 2: ``ce_weight * CE +
+  triplet_weight * triplet`` (a :class:`WeightedSum`), ``triplet_epochs`` at most.
+- Learning rate: linear from ``lr_start`` = 0.05 to ``lr_end`` = 0.005 over each phase's
+  configured length (restarting at phase 2); early stopping only cuts the schedule short.
+- Early stopping (paper: "accuracy does not improve by at least 0.0005 within 15 epochs"):
+  per phase, on the softmax head's accuracy on the validation set when one is given, else on
+  the training set (evaluated in eval mode after the epoch). The weights at the stopping epoch
+  are kept (no rollback to the best epoch: the paper does not mention one).
+- Optimizer: SGD with momentum 0.9 (the paper does not name one; plain SGD is what a linearly
+  decaying lr of 0.05 suggests); one optimizer for both phases.
+- Triplets: cosine distance (1 - cos), margin 0.2 (not given in the paper), random miner by
+  default (the paper: "triplets ... chosen at random, and all the speech utterances are covered").
+- Determinism: batch order and triplet mining use their own ``torch.Generator``s seeded from
+  ``seed``; both states are in the checkpoint, so a resumed run repeats an uninterrupted one
+  exactly on CPU. Seed the model initialisation yourself (``torch.manual_seed``) before building it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..base import SerModel, embed
+from ..losses import CrossEntropy, Loss, TripletLoss, WeightedSum, make_miner
+from ..losses.distances import check_distance
+from ..losses.mining import MINERS
+from .. import metrics as M
+from .batches import batch_indices
+from .schedule import EarlyStopping, linear_lr
+
+Split = tuple[Tensor, Tensor]
+StateFn = Callable[[], dict[str, Any]]
+OnEpoch = Callable[[dict[str, Any], StateFn], None]
+
+
+@dataclass
+class KumarSettings:
+    pretrain_epochs: int = 1000
+    triplet_epochs: int = 1000
+    batch_size: int = 900
+    lr_start: float = 0.05
+    lr_end: float = 0.005
+    patience: int = 15
+    min_delta: float = 0.0005
+    distance: str = "cosine"
+    margin: float = 0.2
+    miner: str = "random"
+    triplet_weight: float = 1.0
+    ce_weight: float = 1.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_distance(self.distance)
+        if self.miner not in MINERS:
+            raise ValueError(f"miner must be one of {sorted(MINERS)}, got {self.miner!r}")
+        if self.pretrain_epochs < 0 or self.triplet_epochs < 0:
+            raise ValueError("epoch counts must be >= 0")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (BatchNorm and triplets need pairs)")
+        if self.patience < 1:
+            raise ValueError("patience must be >= 1")
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, Any]]  # one info dict per epoch, as passed to on_epoch
+    epochs: dict[int, int]  # epochs run per phase (1, 2)
+    stopped_early: dict[int, bool]
+    best_acc: dict[int, float]  # best monitored accuracy per phase (NaN if the phase did not run)
+    monitor: str  # "val_acc" or "train_acc"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
+@torch.no_grad()
+def softmax_accuracy(model: SerModel, x: Tensor, y: Tensor) -> float:
+    """Accuracy of the softmax head (eval mode)."""
+    logits = embed(model, x).logits
+    return float((logits.argmax(dim=1) == y).float().mean().item())
+
+
+def _train_epoch(model: SerModel, x: Tensor, y: Tensor, loss_fn: Loss, opt: torch.optim.Optimizer,
+                 batch_size: int, gen: torch.Generator) -> float:
+    model.train()
+    total = torch.zeros((), device=x.device)
+    for idx in batch_indices(x.shape[0], batch_size, gen, x.device):
+        loss = loss_fn(model(x[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.detach() * idx.numel()  # stays on device: one sync per epoch
+    return float(total.item()) / x.shape[0]
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return copy.deepcopy(obj)
+
+
+def train_kumar(
+    model: SerModel,
+    train: Split,
+    val: Split | None,
+    settings: KumarSettings,
+    device: torch.device | str | None = None,
+    on_epoch: OnEpoch | None = None,
+    resume_state: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place (see the module docstring for the schedule).
+
+    ``train``/``val`` are ``(x, y)`` tensors, normally already on ``device`` (they are moved
+    once otherwise). After every epoch ``on_epoch(info, state_fn)`` is called with
+    ``info = {"phase", "epoch", "global_epoch", "loss", "train_acc", ["val_acc"], "lr", "stop"}``;
+    ``state_fn()`` returns a picklable CPU copy of everything needed to resume *after* that
+    epoch, and ``resume_state`` continues from such a state.
+    """
+    dev = torch.device(device) if device is not None else train[0].device
+    model.to(dev)
+    x, y = (t.to(dev) for t in train)
+    xv, yv = (t.to(dev) for t in val) if val is not None and val[0].shape[0] > 0 else (None, None)
+    monitor = "val_acc" if xv is not None else "train_acc"
+
+    batch_gen = torch.Generator(device=dev).manual_seed(settings.seed)
+    miner_gen = torch.Generator(device=dev).manual_seed(settings.seed + 1)
+    ce = CrossEntropy()
+    triplet = TripletLoss(settings.distance, settings.margin, make_miner(settings.miner, generator=miner_gen))
+    loss_fns: dict[int, Loss] = {
+        1: ce,
+        2: WeightedSum([(settings.ce_weight, ce), (settings.triplet_weight, triplet)]),
+    }
+    n_epochs = {1: settings.pretrain_epochs, 2: settings.triplet_epochs}
+    opt = torch.optim.SGD(model.parameters(), lr=settings.lr_start, momentum=settings.momentum,
+                          weight_decay=settings.weight_decay)
+    stopper = EarlyStopping(settings.patience, settings.min_delta)
+    phase, epoch, global_epoch = 1, 0, 0
+    history: list[dict[str, Any]] = []
+    epochs_run = {1: 0, 2: 0}
+    stopped = {1: False, 2: False}
+    best = {1: math.nan, 2: math.nan}
+
+    if resume_state is not None:
+        model.load_state_dict(resume_state["model"])
+        opt.load_state_dict(resume_state["optimizer"])  # moves state to the params' device
+        batch_gen.set_state(resume_state["batch_gen"])
+        miner_gen.set_state(resume_state["miner_gen"])
+        phase, epoch, global_epoch = resume_state["phase"], resume_state["epoch"], resume_state["global_epoch"]
+        stopper.best, stopper.since_best = resume_state["stopper"]
+        history = copy.deepcopy(resume_state["history"])
+        epochs_run, stopped, best = (dict(resume_state[k]) for k in ("epochs_run", "stopped", "best"))
+
+    def state_fn() -> dict[str, Any]:
+        return {
+            "model": _to_cpu(model.state_dict()),
+            "optimizer": _to_cpu(opt.state_dict()),
+            "batch_gen": batch_gen.get_state(),
+            "miner_gen": miner_gen.get_state(),
+            "phase": phase, "epoch": epoch, "global_epoch": global_epoch,
+            "stopper": (stopper.best, stopper.since_best),
+            "history": copy.deepcopy(history),
+            "epochs_run": dict(epochs_run), "stopped": dict(stopped), "best": dict(best),
+            "settings": asdict(settings),
+        }
+
+    while phase <= 2:
+        if epoch >= n_epochs[phase]:  # phase finished (or configured with 0 epochs)
+            phase, epoch = phase + 1, 0
+            stopper.reset()
+            continue
+        lr = linear_lr(epoch, n_epochs[phase], settings.lr_start, settings.lr_end)
+        _set_lr(opt, lr)
+        loss = _train_epoch(model, x, y, loss_fns[phase], opt, settings.batch_size, batch_gen)
+        info: dict[str, Any] = {"phase": phase, "epoch": epoch, "global_epoch": global_epoch, "loss": loss,
+                                "train_acc": softmax_accuracy(model, x, y), "lr": lr}
+        if xv is not None:
+            info["val_acc"] = softmax_accuracy(model, xv, yv)
+        stop = stopper.update(info[monitor])
+        info["stop"] = stop
+        epochs_run[phase] += 1
+        best[phase] = stopper.best
+        history.append(info)
+        epoch += 1
+        global_epoch += 1
+        if stop:
+            stopped[phase] = True
+            epoch = n_epochs[phase]  # the top of the loop moves on to the next phase
+        if on_epoch is not None:
+            on_epoch(dict(info), state_fn)
+
+    return TrainResult(history=history, epochs=epochs_run, stopped_early=stopped, best_acc=best,
+                       monitor=monitor, settings=asdict(settings))
+
+
+def evaluate_kumar(model: SerModel, train: Split, test: Split, batch_size: int = 2048) -> dict[str, Any]:
+    """Kumar inference: centroids of the training embeddings, each test utterance goes to the
+    centroid with the smallest angle. Returns numpy/float values:
+
+    ``wa``, ``ua``, ``confusion`` (angle-based), ``softmax_wa``, ``softmax_ua``,
+    ``softmax_confusion``, ``centroids``, ``angle_table`` (Table II reading, test samples on the
+    diagonal), ``intra_std``, ``inter_std`` (Table VI reading, test samples), ``test_embeddings``,
+    ``test_labels``, ``test_pred``.
+    """
+    n = model.num_classes
+    tr = embed(model, train[0], batch_size)
+    te = embed(model, test[0], batch_size)
+    tr_emb = tr.embedding.cpu().double().numpy()
+    te_emb = te.embedding.cpu().double().numpy()
+    y_tr = train[1].cpu().numpy()
+    y_te = test[1].cpu().numpy()
+    cents = M.class_centroids(tr_emb, y_tr, n)
+    pred = M.nearest_angle_predict(te_emb, cents)
+    soft = te.logits.argmax(dim=1).cpu().numpy()
+    intra, inter = M.angle_std(te_emb, y_te, cents)
+    return {
+        "wa": M.weighted_accuracy(y_te, pred),
+        "ua": M.unweighted_accuracy(y_te, pred),
+        "confusion": M.confusion(y_te, pred, n),
+        "softmax_wa": M.weighted_accuracy(y_te, soft),
+        "softmax_ua": M.unweighted_accuracy(y_te, soft),
+        "softmax_confusion": M.confusion(y_te, soft, n),
+        "centroids": cents,
+        "angle_table": M.angle_table(cents, te_emb, y_te),
+        "intra_std": intra,
+        "inter_std": inter,
+        "test_embeddings": te_emb.astype(np.float32),
+        "test_labels": y_te,
+        "test_pred": pred,
+    }
