@@ -1,0 +1,100 @@
+"""`ser-orch ablate --grid FILE`: run a grid's trials on Ray Tune and report fold-aggregated results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .common import console, fail, parse_int_list, user_errors
+
+
+def ablate(
+    grid: Annotated[Path, typer.Option("--grid", "-g", help="Grid YAML file, e.g. grids/kumar_arch.yaml.")],
+    quick: Annotated[bool, typer.Option("--quick", help="The grid's quick profile: every configuration, fewer folds and epochs.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<grid>-<time>).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the trials missing from --out; completed trials are never rerun.")] = False,
+    dataset: Annotated[str | None, typer.Option(help="Override the grid's dataset (ravdess, cremad, iemocap).")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")] = None,
+    folds: Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")] = None,
+    epochs: Annotated[int | None, typer.Option(min=0, help="Override the epochs of every training phase.")] = None,
+    cpus_per_trial: Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fractions allowed).")] = 1.0,
+    gpus_per_trial: Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU).")] = 0.0,
+    max_concurrent: Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")] = None,
+    max_failures: Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")] = 1,
+) -> None:
+    """Run every trial of a grid as a Ray Tune trial, then print the fold-aggregated table."""
+    run_grid(**locals())
+
+
+@user_errors
+def run_grid(
+    grid: Path,
+    quick: bool = False,
+    out: Path | None = None,
+    resume: bool = False,
+    dataset: str | None = None,
+    data_root: Path | None = None,
+    folds: str | None = None,
+    epochs: int | None = None,
+    cpus_per_trial: float = 1.0,
+    gpus_per_trial: float = 0.0,
+    max_concurrent: int | None = None,
+    max_failures: int = 1,
+) -> None:
+    from ..grid import count_configs, expand, load_grid, validate_trials
+    from ..report.build import build_report
+    from ..rundir import create_run_dir, default_run_path, open_run_dir
+    from ..runner import Resources, run_trials
+    from ..runner.data_prep import plan_trial_data
+    from ..tasks import get_task
+
+    loaded = load_grid(grid)
+    if resume:
+        if out is None:
+            raise fail("--resume needs --out RUN_DIR (the run folder to finish)")
+        run = open_run_dir(out, loaded)
+        trials = run.planned_trials()
+        console.print(f"resuming [bold]{run.path}[/] with the options it was started with: {run.meta.get('options')}")
+    else:
+        overrides: dict[str, Any] = {}
+        if dataset is not None:
+            overrides["dataset.name"] = dataset
+        if data_root is not None:
+            overrides["dataset.root"] = str(data_root)
+        if epochs is not None:
+            for key in get_task(loaded.spec.task).epoch_keys:
+                overrides[key] = epochs
+        trials = expand(loaded, quick=quick, folds=parse_int_list(folds, "--folds"), overrides=overrides)
+        validate_trials(loaded, trials)
+        run = None
+
+    console.print(
+        f"grid [bold]{loaded.name}[/]: {count_configs(trials)} configurations, {len(trials)} trials"
+        + (" (quick profile)" if quick else "")
+    )
+    with console.status("preparing features and folds"):
+        data = plan_trial_data(trials)
+    for info in data.summary.values():
+        console.print(f"data: {info['dataset']} at {info['root']}: {info['utterances']} utterances, {info['features']} cached in {info['cache']}")
+        if info["problems"]:
+            console.print(f"[yellow]{len(info['problems'])} file(s) excluded[/] (first: {info['problems'][0][0]}: {info['problems'][0][1]})")
+    if run is None:
+        options = {"quick": quick, "folds": folds, "epochs": epochs, "dataset": dataset, "data_root": str(data_root) if data_root else None}
+        run = create_run_dir(out or default_run_path(loaded), loaded, trials, options)
+    data.attach(trials, run.data_dir)
+    console.print(f"run folder: [bold]{run.path}[/]")
+
+    resources = Resources(
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent,
+        max_failures=max_failures,
+    )
+    outcome = run_trials(trials, run, resources, console=console)
+    if outcome.skipped:
+        console.print(f"{outcome.skipped} trial(s) already complete, not rerun")
+    build_report(run.path, console=console)
+    if outcome.failed:
+        console.print(f"[red]{len(outcome.failed)} trial(s) failed[/]; they are listed above and left out of the statistics")

@@ -1,0 +1,128 @@
+"""`ser-orch data synth|info|prepare`: corpora and feature caches."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .common import console, err_console, user_errors
+
+app = typer.Typer(help="Synthetic corpora, dataset manifests and feature caches.", no_args_is_help=True)
+
+LAYOUTS = ("ravdess", "cremad", "iemocap")
+
+
+def progress_bar(description: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
+
+
+def _root_or_default(dataset: str, data_root: Path | None) -> Path:
+    if data_root is not None:
+        return data_root
+    from ser_data.synth import default_corpus
+
+    with progress_bar(f"generating the built-in synthetic {dataset} corpus") as bar:
+        task = bar.add_task("synth", total=None)
+        return default_corpus(layout=dataset, progress=lambda d, t: bar.update(task, completed=d, total=t))
+
+
+@app.command("synth")
+@user_errors
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to create (must not exist or be empty).")],
+    layout: Annotated[str, typer.Option(help="Corpus layout: ravdess, cremad or iemocap.")] = "ravdess",
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives byte-identical files.")] = 0,
+    actors: Annotated[int | None, typer.Option(help="Number of actors (default: the real corpus's count).")] = None,
+) -> None:
+    """Generate a synthetic acted-emotion corpus in a real corpus's exact layout."""
+    from ser_data.synth import generate_corpus
+
+    with progress_bar(f"synthesising {layout}") as bar:
+        task = bar.add_task("synth", total=None)
+        path = generate_corpus(
+            layout, out, seed=seed, actors=actors, progress=lambda d, t: bar.update(task, completed=d, total=t)
+        )
+    n = sum(1 for _ in Path(path).rglob("*.wav"))
+    console.print(f"wrote {n} WAV files to {path}")
+
+
+@app.command("info")
+@user_errors
+def info(
+    dataset: Annotated[str, typer.Option(help="ravdess, cremad or iemocap.")] = "ravdess",
+    data_root: Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")] = None,
+    label_set: Annotated[str | None, typer.Option(help="IEMOCAP: full or 4class.")] = None,
+    improvised_only: Annotated[bool, typer.Option("--improvised-only", help="IEMOCAP: improvised dialogs only.")] = False,
+) -> None:
+    """Counts per emotion and per speaker of a corpus, as the loaders read it."""
+    from ser_data.datasets import load_manifest
+
+    root = _root_or_default(dataset, data_root)
+    manifest = load_manifest(dataset, root, label_set=label_set, improvised_only=improvised_only or None)
+    console.print(emotion_speaker_table(manifest))
+    total = sum(u.duration or 0.0 for u in manifest.utterances)
+    console.print(f"{len(manifest.utterances)} utterances, {len(set(u.speaker for u in manifest.utterances))} speakers, {total / 3600:.2f} h, root {root}")
+    report_problems(manifest.problems)
+
+
+def emotion_speaker_table(manifest) -> Table:  # type: ignore[no-untyped-def]
+    """Rows = speakers, columns = emotions (in the label set's order), with totals."""
+    labels = list(manifest.labels)
+    counts = Counter((u.speaker, u.emotion) for u in manifest.utterances)
+    speakers = sorted({u.speaker for u in manifest.utterances})
+    genders = {u.speaker: u.gender for u in manifest.utterances}
+    table = Table(title=f"{manifest.dataset}: utterances per emotion and speaker")
+    table.add_column("speaker")
+    table.add_column("g")
+    for label in labels:
+        table.add_column(label, justify="right")
+    table.add_column("total", justify="right", style="bold")
+    for spk in speakers:
+        row = [counts[(spk, label)] for label in labels]
+        table.add_row(spk, genders.get(spk) or "", *map(str, row), str(sum(row)))
+    col_totals = [sum(counts[(s, label)] for s in speakers) for label in labels]
+    table.add_row("total", "", *map(str, col_totals), str(sum(col_totals)), style="bold")
+    return table
+
+
+def report_problems(problems) -> None:  # type: ignore[no-untyped-def]
+    if not problems:
+        return
+    err_console.print(f"[yellow]{len(problems)} file(s) excluded:[/]")
+    for path, reason in list(problems)[:20]:
+        err_console.print(f"  {path}: {reason}", soft_wrap=True)
+    if len(problems) > 20:
+        err_console.print(f"  ... and {len(problems) - 20} more")
+
+
+@app.command("prepare")
+@user_errors
+def prepare(
+    features: Annotated[str, typer.Option(help="Feature set: mfcc39, spec257, mfcc_seg, mfcc13_fixed, logmel26_fixed.")],
+    dataset: Annotated[str, typer.Option(help="ravdess, cremad or iemocap.")] = "ravdess",
+    data_root: Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")] = None,
+    label_set: Annotated[str | None, typer.Option(help="IEMOCAP: full or 4class.")] = None,
+) -> None:
+    """Compute a feature cache once (a second call reuses it)."""
+    import time
+
+    from ser_data.datasets import load_manifest
+    from ser_data.features import prepare_features
+
+    root = _root_or_default(dataset, data_root)
+    manifest = load_manifest(dataset, root, label_set=label_set)
+    start = time.perf_counter()
+    with progress_bar(f"features {features}") as bar:
+        task = bar.add_task("features", total=len(manifest.utterances))
+        fs = prepare_features(manifest, features, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    console.print(
+        f"{features}: {len(fs.y)} utterances, cache {fs.cache_path} ({time.perf_counter() - start:.1f} s)"
+    )
+    report_problems(list(manifest.problems) + list(getattr(fs, "problems", [])))

@@ -1,0 +1,147 @@
+"""Expand a grid into plain trial configs (JSON-able dicts). No Ray here."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .errors import GridError
+from .load import Grid
+from .schema import RangeAxis
+
+# Sections of the grid that become part of each trial config and that axes/overrides may address.
+TRIAL_SECTIONS = ("dataset", "features", "protocol", "model", "loss", "train")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-]+")
+
+
+def axis_values(grid: Grid) -> dict[str, list[Any]]:
+    """The grid's axes in file order, ranges spelled out."""
+    axes: dict[str, list[Any]] = {}
+    for key, values in grid.spec.grid.items():
+        axes[key] = values.values() if isinstance(values, RangeAxis) else list(values)
+    return axes
+
+
+def set_dotted(config: dict[str, Any], key: str, value: Any, *, source: str | None = None) -> None:
+    """Set `a.b.c` inside nested dicts; the first part must be a trial section."""
+    parts = key.split(".")
+    if parts[0] not in TRIAL_SECTIONS or len(parts) < 2:
+        raise GridError(source, key, f"keys must start with one of {', '.join(TRIAL_SECTIONS)} (e.g. model.depth)")
+    node = config
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise GridError(source, key, f"'{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def get_dotted(config: dict[str, Any], key: str, default: Any = None) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _config_id(axes: dict[str, Any]) -> str:
+    if not axes:
+        return "default"
+    leaves = [key.split(".")[-1] for key in axes]
+    use_leaf = len(set(leaves)) == len(leaves)
+    parts = []
+    for key, value in axes.items():
+        name = key.split(".")[-1] if use_leaf else key
+        parts.append(f"{name}={_UNSAFE.sub('_', str(value))}")
+    return ",".join(parts)
+
+
+def base_config(grid: Grid, *, quick: bool = False) -> dict[str, Any]:
+    """The trial sections before axes are applied (with the quick profile if asked)."""
+    spec = grid.spec
+    base = {section: copy.deepcopy(getattr(spec, section)) for section in TRIAL_SECTIONS}
+    base = {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in base.items()}
+    if quick:
+        for key, value in spec.quick.items():
+            if key in ("folds", "seeds"):
+                continue
+            set_dotted(base, key, copy.deepcopy(value), source=_source(grid) + " quick")
+    return base
+
+
+def _source(grid: Grid) -> str:
+    return str(grid.path) if grid.path else grid.name
+
+
+def selected_folds(grid: Grid, *, quick: bool, folds: Sequence[int] | None) -> list[int]:
+    n_folds = grid.spec.protocol.folds
+    if folds is None and quick and "folds" in grid.spec.quick:
+        folds = grid.spec.quick["folds"]
+        key = "quick.folds"
+    else:
+        key = "--folds"
+    if folds is None:
+        return list(range(n_folds))
+    chosen = sorted({int(f) for f in folds})
+    bad = [f for f in chosen if not 0 <= f < n_folds]
+    if bad:
+        raise GridError(_source(grid), key, f"fold(s) {bad} out of range; the protocol has folds 0..{n_folds - 1}")
+    return chosen
+
+
+def expand(
+    grid: Grid,
+    *,
+    quick: bool = False,
+    folds: Sequence[int] | None = None,
+    seeds: Sequence[int] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """All trials of the grid: axes product x folds x seeds, as plain dicts.
+
+    `overrides` (dotted keys) are applied after the quick profile and before the axes; an
+    override of a key that is also an axis replaces the axis by that single value.
+    """
+    spec = grid.spec
+    base = base_config(grid, quick=quick)
+    axes = axis_values(grid)
+    for key, value in (overrides or {}).items():
+        if key in axes:
+            axes[key] = [value]
+        else:
+            set_dotted(base, key, copy.deepcopy(value), source="command line")
+    for key in axes:
+        set_dotted(copy.deepcopy(base), key, None, source=_source(grid) + " grid")  # key shape check
+    fold_list = selected_folds(grid, quick=quick, folds=folds)
+    if seeds is None:
+        seeds = spec.quick.get("seeds", spec.seeds) if quick else spec.seeds
+    trials: list[dict[str, Any]] = []
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes.keys(), combo))
+        config = copy.deepcopy(base)
+        for key, value in point.items():
+            set_dotted(config, key, value)
+        config_id = _config_id(point)
+        for fold in fold_list:
+            for seed in seeds:
+                trials.append(
+                    {
+                        "trial_id": f"{config_id}__fold={fold}__seed={seed}",
+                        "config_id": config_id,
+                        "axes": point,
+                        "fold": fold,
+                        "seed": int(seed),
+                        "grid": spec.name,
+                        "task": spec.task,
+                        **copy.deepcopy(config),
+                    }
+                )
+    return trials
+
+
+def count_configs(trials: Iterable[dict[str, Any]]) -> int:
+    return len({t["config_id"] for t in trials})

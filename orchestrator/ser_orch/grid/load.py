@@ -1,0 +1,88 @@
+"""Read a grid YAML file into a validated GridSpec with messages that name the file and the key."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import GridError
+from .schema import GridSpec
+
+GRID_KEYS = tuple(GridSpec.model_fields)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid file as loaded: the validated spec, where it came from and its content hash."""
+
+    spec: GridSpec
+    path: Path | None
+    sha256: str
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _format_validation_error(source: str, err: ValidationError, model: type) -> GridError:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"] if part not in ("list[any]", "RangeAxis"))
+    if first["type"] == "extra_forbidden":
+        parent = first["loc"][:-1]
+        allowed = _allowed_keys(model, parent)
+        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return GridError(source, key, f"unknown key{hint}")
+    if first["type"] == "missing":
+        return GridError(source, key, "required key is missing")
+    return GridError(source, key, first["msg"])
+
+
+def _allowed_keys(model: type, parent: tuple[Any, ...]) -> list[str]:
+    current = model
+    for part in parent:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None or not hasattr(field.annotation, "model_fields"):
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def parse_grid(text: str, source: str | Path = "<grid>") -> Grid:
+    """Parse and structurally validate grid YAML text."""
+    source_str = str(source)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise GridError(source_str, None, f"malformed YAML: {where}{problem}") from None
+    if not isinstance(raw, dict):
+        raise GridError(source_str, None, "a grid file must be a YAML mapping with keys " + ", ".join(GRID_KEYS))
+    try:
+        spec = GridSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise _format_validation_error(source_str, exc, GridSpec) from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    path = Path(source) if source_str != "<grid>" else None
+    return Grid(spec=spec, path=path, sha256=digest, text=text)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Load a grid file from disk (or a named grid from the repo's grids/ folder)."""
+    p = Path(path)
+    if not p.exists():
+        raise GridError(str(path), None, "no such grid file")
+    if p.is_dir():
+        raise GridError(str(path), None, "is a folder, not a grid file")
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GridError(str(path), None, f"cannot read: {exc}") from None
+    return parse_grid(text, p)

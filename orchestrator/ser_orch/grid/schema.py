@@ -1,0 +1,84 @@
+"""The grid file schema: structure only. Names (models, datasets, ...) are checked in validate.py."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    name: str = "ravdess"
+    root: str | None = Field(None, description="corpus folder; null = the built-in synthetic corpus")
+    label_set: str | None = None
+    improvised_only: bool | None = None
+
+
+class FeatureSpec(_Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProtocolSpec(_Strict):
+    name: str
+    folds: int = Field(ge=1, le=100, description="number of folds the protocol yields")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RangeAxis(_Strict):
+    range: tuple[int, int] = Field(description="inclusive integer range [first, last]")
+    step: int = Field(1, ge=1)
+
+    def values(self) -> list[int]:
+        first, last = self.range
+        return list(range(first, last + 1, self.step))
+
+
+class PaperEntry(_Strict):
+    where: dict[str, Any] = Field(default_factory=dict)
+    wa: float | None = None
+    ua: float | None = None
+    min: float | None = None
+    max: float | None = None
+    std: float | None = None
+    source: str = ""
+
+
+class ReportSpec(_Strict):
+    series: str | None = None
+    x: str | None = None
+    metrics: list[Literal["wa", "ua"]] = Field(default_factory=lambda: ["wa", "ua"])
+    paper: list[PaperEntry] = Field(default_factory=list)
+    citation: str = ""
+
+
+class GridSpec(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    task: str
+    dataset: DatasetSpec = Field(default_factory=DatasetSpec)
+    features: FeatureSpec
+    protocol: ProtocolSpec
+    model: dict[str, Any]
+    loss: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any] | RangeAxis] = Field(default_factory=dict)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    quick: dict[str, Any] = Field(default_factory=dict)
+    report: ReportSpec = Field(default_factory=ReportSpec)
+
+    @field_validator("grid")
+    @classmethod
+    def _axes_not_empty(cls, axes: dict[str, Any]) -> dict[str, Any]:
+        for key, values in axes.items():
+            if isinstance(values, list) and not values:
+                raise ValueError(f"axis '{key}' has no values")
+            if isinstance(values, RangeAxis) and not values.values():
+                raise ValueError(f"axis '{key}' range {list(values.range)} is empty")
+        return axes

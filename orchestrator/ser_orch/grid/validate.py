@@ -1,0 +1,74 @@
+"""Semantic checks of expanded trials: every name exists, every value is in range.
+
+Runs before anything starts, so a bad grid never reaches Ray or Slurm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ser_data.errors import SerError
+
+from .errors import GridError
+from .expand import axis_values
+from .load import Grid
+
+
+def _allowed(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def _origin(key: str, trial: dict[str, Any]) -> str:
+    """Point at the axis when the value came from one."""
+    for axis in trial.get("axes", {}):
+        if key == axis or key.startswith(axis + ".") or axis.startswith(key + "."):
+            return f"grid.{axis}"
+    return key
+
+
+def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
+    """Raise GridError for the first problem found. Checks each configuration once (not per fold)."""
+    from ser_data.datasets import dataset_names
+    from ser_data.features import FEATURES
+    from ser_data.protocols import protocol_names
+
+    from ..tasks import TaskConfigError, get_task, task_names
+
+    source = str(grid.path) if grid.path else grid.name
+    spec = grid.spec
+    if spec.task not in task_names():
+        raise GridError(source, "task", f"unknown task '{spec.task}'; allowed: {_allowed(task_names())}")
+    task = get_task(spec.task)
+    axes = axis_values(grid)
+    for key in (spec.report.series, spec.report.x):
+        if key is not None and key not in axes:
+            raise GridError(source, "report", f"'{key}' is not a grid axis; axes: {_allowed(list(axes)) or 'none'}")
+    for i, entry in enumerate(spec.report.paper):
+        for key in entry.where:
+            if key not in axes:
+                raise GridError(source, f"report.paper[{i}].where", f"'{key}' is not a grid axis; axes: {_allowed(list(axes))}")
+
+    seen: set[str] = set()
+    for trial in trials:
+        if trial["config_id"] in seen:
+            continue
+        seen.add(trial["config_id"])
+        ds = trial["dataset"]
+        if ds["name"] not in dataset_names():
+            raise GridError(source, _origin("dataset.name", trial), f"unknown dataset '{ds['name']}'; allowed: {_allowed(dataset_names())}")
+        feat = trial["features"]
+        if feat["name"] not in FEATURES:
+            raise GridError(source, _origin("features.name", trial), f"unknown features '{feat['name']}'; allowed: {_allowed(sorted(FEATURES))}")
+        known_params = set(FEATURES[feat["name"]].defaults)
+        unknown = sorted(set(feat.get("params") or {}) - known_params)
+        if unknown:
+            raise GridError(source, _origin(f"features.params.{unknown[0]}", trial), f"unknown feature parameter; allowed for {feat['name']}: {_allowed(sorted(known_params))}")
+        prot = trial["protocol"]
+        if prot["name"] not in protocol_names():
+            raise GridError(source, _origin("protocol.name", trial), f"unknown protocol '{prot['name']}'; allowed: {_allowed(protocol_names())}")
+        try:
+            task.validate(trial)
+        except TaskConfigError as exc:
+            raise GridError(source, _origin(exc.key, trial), exc.message) from None
+        except SerError as exc:
+            raise GridError(source, None, str(exc)) from None

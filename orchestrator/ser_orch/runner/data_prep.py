@@ -1,0 +1,109 @@
+"""Everything a trial needs from disk, prepared once in the driver: features and fold indices.
+
+Trials only load these files; they never compute features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ser_data.datasets import load_manifest
+from ser_data.errors import DataError
+from ser_data.features import prepare_features
+from ser_data.protocols import make_folds
+
+Progress = Callable[[str, int, int], None]
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def resolve_root(dataset: dict[str, Any]) -> Path:
+    """The user's corpus folder, or the built-in synthetic corpus in that layout."""
+    if dataset.get("root"):
+        return Path(dataset["root"]).expanduser()
+    from ser_data.synth import default_corpus
+
+    return default_corpus(layout=dataset["name"])
+
+
+class TrialData:
+    """Features and folds for a list of trials, computed in memory; `attach` writes the folds."""
+
+    def __init__(self) -> None:
+        self.summary: dict[str, Any] = {}
+        self._trial_keys: dict[str, tuple[str, str]] = {}
+        self._features_path: dict[str, str] = {}
+        self._folds: dict[str, dict[str, np.ndarray]] = {}
+
+    def attach(self, trials: list[dict[str, Any]], data_dir: Path) -> None:
+        """Write the fold index files into the run folder and point every trial at its data."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for trial in trials:
+            fs_key, folds_key = self._trial_keys[trial["trial_id"]]
+            path = data_dir / f"folds-{folds_key}.npz"
+            if not path.exists():
+                tmp = path.with_name(f".{path.stem}.tmp.npz")
+                np.savez(tmp, **self._folds[folds_key])
+                tmp.replace(path)
+            trial["data"] = {"features_path": self._features_path[fs_key], "folds_path": str(path)}
+
+
+def plan_trial_data(trials: list[dict[str, Any]], progress: Progress | None = None) -> TrialData:
+    """Load manifests, build (or reuse) the feature caches and compute the folds, once per distinct setting."""
+    plan = TrialData()
+    manifests: dict[str, Any] = {}
+    feature_sets: dict[str, Any] = {}
+    for trial in trials:
+        ds = trial["dataset"]
+        ds_key = _key(ds)
+        if ds_key not in manifests:
+            manifests[ds_key] = load_manifest(
+                ds["name"], resolve_root(ds), label_set=ds.get("label_set"), improvised_only=ds.get("improvised_only")
+            )
+        manifest = manifests[ds_key]
+        feat = trial["features"]
+        fs_key = _key(ds, feat)
+        if fs_key not in feature_sets:
+            cb = (lambda done, total, _n=feat["name"]: progress(f"features {_n}", done, total)) if progress else None
+            fs = prepare_features(manifest, feat["name"], feat.get("params") or {}, progress=cb)
+            feature_sets[fs_key] = fs
+            plan._features_path[fs_key] = str(fs.cache_path)
+            plan.summary[fs_key] = {
+                "dataset": ds["name"],
+                "root": str(manifest.root),
+                "features": feat["name"],
+                "cache": str(fs.cache_path),
+                "utterances": int(len(fs.y)),
+                "problems": [list(p) for p in (list(manifest.problems) + list(getattr(fs, "problems", [])))],
+            }
+        prot = trial["protocol"]
+        folds_key = _key(fs_key, prot)
+        if folds_key not in plan._folds:
+            plan._folds[folds_key] = _fold_arrays(manifest, feature_sets[fs_key], prot)
+        plan._trial_keys[trial["trial_id"]] = (fs_key, folds_key)
+    return plan
+
+
+def _fold_arrays(manifest: Any, fs: Any, prot: dict[str, Any]) -> dict[str, np.ndarray]:
+    # Folds index the feature set's rows, which can be fewer than the manifest's (bad files dropped).
+    by_id = {u.utt_id: u for u in manifest.utterances}
+    kept = replace(manifest, utterances=[by_id[i] for i in fs.utt_ids])
+    folds = make_folds(prot["name"], kept, **dict(prot.get("params") or {}))
+    if len(folds) != prot["folds"]:
+        raise DataError(
+            f"protocol {prot['name']} gives {len(folds)} folds on this dataset but the grid says protocol.folds: {prot['folds']}"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for fold in folds:
+        for part in ("train", "val", "test"):
+            arrays[f"{fold.index}/{part}"] = np.asarray(getattr(fold, part), dtype=np.int64)
+    return arrays

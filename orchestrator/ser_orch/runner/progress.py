@@ -1,0 +1,71 @@
+"""Live progress of a Tune run as a rich progress bar, fed by a tune.Callback.
+
+Custom ProgressReporters are ignored since Ray 2.6, so the display hangs off Callback hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class TrialProgress(tune.Callback):
+    """Counts finished/failed/running trials and shows the best WA so far."""
+
+    def __init__(self, total: int, console: Console | None = None, already_done: int = 0) -> None:
+        self.total = total
+        self.done = already_done
+        self.failed = 0
+        self.running: set[str] = set()
+        self.best_wa: float | None = None
+        self.best_id = ""
+        self.progress = Progress(
+            TextColumn("[bold]trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task_id = self.progress.add_task("trials", total=total, completed=already_done, status="")
+
+    def __enter__(self) -> TrialProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._refresh()
+        self.progress.stop()
+
+    def _refresh(self) -> None:
+        best = f" best WA {100 * self.best_wa:.1f}% ({self.best_id})" if self.best_wa is not None else ""
+        failed = f" [red]{self.failed} failed[/]" if self.failed else ""
+        status = f"{len(self.running)} running{failed}{best}"
+        self.progress.update(self.task_id, completed=self.done + self.failed, status=status)
+
+    @staticmethod
+    def _tid(trial: Any) -> str:
+        return trial.config["trial"]["config_id"]
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+        self._refresh()
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("phase") == "final" and "wa" in result:
+            if self.best_wa is None or result["wa"] > self.best_wa:
+                self.best_wa, self.best_id = float(result["wa"]), self._tid(trial)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.done += 1
+        self._refresh()
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.failed += 1
+        self._refresh()

@@ -1,0 +1,135 @@
+"""Turn plain trial configs into one Ray Tune experiment on a local (or given) Ray cluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..results.records import TrialRecord, completed_trial_ids, write_record
+from ..rundir import RunDir
+
+
+@dataclass
+class Resources:
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+    max_failures: int = 1
+    checkpoint_every: int = 10
+    num_cpus: int | None = None  # size of the local Ray cluster; None = all cores
+    num_gpus: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    ran: int
+    skipped: int
+    failed: list[str]
+
+
+def _quiet_ray() -> None:
+    # The rich display is ours; Ray's console tables and per-trial tracebacks would drown it.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray.data"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _one_line_error(error: BaseException | None) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()
+
+
+def run_trials(
+    trials: list[dict[str, Any]],
+    run: RunDir,
+    resources: Resources,
+    *,
+    console: Console | None = None,
+    address: str | None = None,
+) -> RunOutcome:
+    """Run every trial of `trials` that has no completed record in the run folder."""
+    done = completed_trial_ids(run.path)
+    todo = [t for t in trials if t["trial_id"] not in done]
+    skipped = len(trials) - len(todo)
+    if not todo:
+        return RunOutcome(ran=0, skipped=skipped, failed=[])
+
+    _quiet_ray()
+    import ray
+    from ray import tune
+
+    from .progress import TrialProgress
+    from .trainable import run_trial
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address or "local",
+            num_cpus=resources.num_cpus,
+            num_gpus=resources.num_gpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+        _quiet_ray()
+    storage = (run.path / "tune").resolve()
+    attempt = len(list(storage.glob("attempt-*"))) if storage.exists() else 0
+    trainable = tune.with_resources(
+        run_trial, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial}
+    )
+    param_space = {
+        "trial": tune.grid_search(todo),
+        "run_dir": str(run.path.resolve()),
+        "cpus": resources.cpus_per_trial,
+        "checkpoint_every": resources.checkpoint_every,
+    }
+    progress = TrialProgress(total=len(trials), console=console, already_done=skipped)
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=resources.max_concurrent),
+        run_config=tune.RunConfig(
+            name=f"attempt-{attempt}",
+            storage_path=str(storage),
+            verbose=0,
+            callbacks=[progress],
+            failure_config=tune.FailureConfig(max_failures=resources.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    try:
+        with progress:
+            results = tuner.fit()
+    finally:
+        if started_here:
+            ray.shutdown()
+    failed: list[str] = []
+    finished = completed_trial_ids(run.path)
+    for result in results:
+        trial = result.config["trial"]
+        if trial["trial_id"] in finished:
+            continue
+        failed.append(trial["trial_id"])
+        write_record(
+            run.path,
+            TrialRecord(
+                trial_id=trial["trial_id"],
+                config_id=trial["config_id"],
+                axes=trial["axes"],
+                fold=trial["fold"],
+                seed=trial["seed"],
+                status="failed",
+                error=_one_line_error(result.error) if result.error else "trial ended without a result",
+                config={k: v for k, v in trial.items() if k != "data"},
+            ),
+        )
+    return RunOutcome(ran=len(todo), skipped=skipped, failed=failed)
