@@ -1,0 +1,106 @@
+import pickle
+
+import pytest
+import torch
+
+from ser_models import create_model
+from ser_models.training import KumarSettings, batch_indices, evaluate_kumar, linear_lr, train_kumar
+
+C = 4
+
+
+def blobs(n, seed):
+    # class-dependent offsets on a few coordinates + noise: separable, but not trivially at init
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % C
+    centers = torch.randn(C, 390, generator=torch.Generator().manual_seed(99)) * 0.5
+    return centers[y] + torch.randn(n, 390, generator=g), y
+
+
+TRAIN, TEST = blobs(96, 1), blobs(48, 2)
+
+
+def small_model(seed=0):
+    torch.manual_seed(seed)
+    return create_model("fc-6", C, hidden=16, embedding_dim=8)
+
+
+def settings(**kw):
+    base = dict(pretrain_epochs=6, triplet_epochs=6, batch_size=32, seed=3)
+    return KumarSettings(**(base | kw))
+
+
+def test_lr_schedule_ends():
+    assert linear_lr(0, 1000, 0.05, 0.005) == 0.05
+    assert linear_lr(999, 1000, 0.05, 0.005) == pytest.approx(0.005)
+    assert linear_lr(500, 1001, 0.05, 0.005) == pytest.approx(0.0275)
+    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=3, triplet_epochs=2, patience=100))
+    lrs = [(h["phase"], h["lr"]) for h in r.history]
+    assert lrs == [(1, 0.05), (1, pytest.approx(0.0275)), (1, pytest.approx(0.005)), (2, 0.05), (2, pytest.approx(0.005))]
+
+
+def test_learns_separable_problem():
+    model = small_model()
+    r = train_kumar(model, TRAIN, TEST, settings(patience=100))
+    assert r.monitor == "val_acc" and all("val_acc" in h for h in r.history)
+    assert r.history[-1]["train_acc"] >= 0.95
+    ev = evaluate_kumar(model, TRAIN, TEST)
+    assert ev["wa"] >= 0.9 and ev["softmax_wa"] >= 0.9 and ev["ua"] >= 0.9
+    assert ev["confusion"].sum() == 48 and ev["angle_table"].shape == (C, C)
+    assert ev["test_embeddings"].shape == (48, 8) and ev["intra_std"].shape == ev["inter_std"].shape == (C,)
+
+
+def test_early_stopping_triggers_in_each_phase():
+    # an improvement of 2.0 in accuracy is impossible: each phase stops after `patience` epochs
+    # (the first epoch always improves on -inf)
+    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=50, triplet_epochs=50, patience=3, min_delta=2.0))
+    assert r.monitor == "train_acc"
+    assert r.epochs == {1: 4, 2: 4} and r.stopped_early == {1: True, 2: True}
+    assert [h["stop"] for h in r.history] == [False, False, False, True] * 2
+
+
+@pytest.mark.parametrize("miner", ["random", "semihard", "hard"])
+def test_resume_gives_identical_weights(miner):
+    s = settings(pretrain_epochs=3, triplet_epochs=3, miner=miner, distance="sqeuclidean" if miner == "hard" else "cosine")
+    full = small_model()
+    r_full = train_kumar(full, TRAIN, TEST, s)
+
+    saved = {}
+
+    def grab(info, state_fn):
+        if info["global_epoch"] in (1, 3):  # mid phase 1 and right after phase 2's first epoch
+            saved[info["global_epoch"]] = pickle.dumps(state_fn())
+
+    train_kumar(small_model(), TRAIN, TEST, s, on_epoch=grab)
+    for g in (1, 3):
+        resumed = small_model(seed=123)  # different init: everything must come from the state
+        r_res = train_kumar(resumed, TRAIN, TEST, s, resume_state=pickle.loads(saved[g]))
+        for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+            assert torch.equal(a, b), k
+        assert r_res.history == r_full.history
+
+
+def test_deterministic_for_fixed_seed():
+    results = []
+    for _ in range(2):
+        model = small_model()
+        train_kumar(model, TRAIN, None, settings(pretrain_epochs=2, triplet_epochs=2))
+        results.append(evaluate_kumar(model, TRAIN, TEST))
+    for key in ("wa", "ua", "softmax_wa"):
+        assert results[0][key] == results[1][key]
+    for key in ("confusion", "angle_table", "intra_std", "inter_std", "test_embeddings"):
+        assert (results[0][key] == results[1][key]).all(), key
+
+
+def test_batches_cover_everything_and_avoid_singletons():
+    g = torch.Generator().manual_seed(0)
+    parts = batch_indices(65, 32, g, "cpu")
+    assert [len(p) for p in parts] == [32, 33]
+    assert sorted(torch.cat(parts).tolist()) == list(range(65))
+
+
+def test_bad_settings():
+    with pytest.raises(ValueError):
+        KumarSettings(miner="easy")
+    with pytest.raises(ValueError):
+        KumarSettings(distance="l1")
