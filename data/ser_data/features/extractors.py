@@ -1,0 +1,170 @@
+"""The five paper features. Every frame setting is in the params so a grid can change it.
+
+Common: audio is read at `sr` (16 kHz) mono; `n_fft`/`win_length`/`hop_length` are in samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import librosa
+import numpy as np
+
+from ser_data.audio import remove_silence, trim_silence
+from ser_data.features.registry import FeatureSpec, register
+
+
+def utterance_rng(seed: int, utt_id: str) -> np.random.Generator:
+    """Generator seeded by (seed, utterance id): same windows in every process and run."""
+    digest = int.from_bytes(hashlib.sha256(utt_id.encode()).digest()[:8], "little")
+    return np.random.default_rng([int(seed), digest])
+
+
+def _silence(y: np.ndarray, sr: int, p: dict[str, Any]) -> np.ndarray:
+    mode, top_db = p["silence"], p["top_db"]
+    if mode == "trim":
+        return trim_silence(y, sr, top_db)
+    if mode == "vad":
+        return remove_silence(y, sr, top_db)
+    return y
+
+
+def mfcc_with_deltas(y: np.ndarray, sr: int, p: dict[str, Any]) -> np.ndarray:
+    """(frames, 3 * n_mfcc): MFCC, delta, delta-delta, deltas over the whole frame sequence."""
+    mfcc = librosa.feature.mfcc(
+        y=y, sr=sr, n_mfcc=p["n_mfcc"], n_fft=p["n_fft"], win_length=p["win_length"],
+        hop_length=p["hop_length"], n_mels=p["n_mels"], window="hamming",
+    )  # fmt: skip
+    # librosa's default 'interp' mode needs at least `width` frames; very short clips use 'nearest'.
+    mode = "interp" if mfcc.shape[1] >= p["delta_width"] else "nearest"
+    d1 = librosa.feature.delta(mfcc, width=p["delta_width"], order=1, mode=mode)
+    d2 = librosa.feature.delta(mfcc, width=p["delta_width"], order=2, mode=mode)
+    return np.concatenate([mfcc, d1, d2], axis=0).T.astype(np.float32)
+
+
+def window_starts(n_frames: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    """Sorted start frames of the sampled windows (at most `n_windows`)."""
+    wf, nw = p["window_frames"], p["n_windows"]
+    if p["window_starts"] == "disjoint":
+        candidates = np.arange(n_frames // wf) * wf  # non-overlapping grid of windows
+    else:
+        candidates = np.arange(max(n_frames - wf + 1, 0))  # any start
+    if len(candidates) <= nw:
+        return candidates
+    rng = utterance_rng(p["seed"], utt_id)
+    return np.sort(rng.choice(candidates, size=nw, replace=False))
+
+
+def extract_mfcc39(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    frames = mfcc_with_deltas(_silence(y, sr, p), sr, p)
+    dims, wf = frames.shape[1], p["window_frames"]
+    out = np.zeros((p["n_windows"], dims), np.float32)  # missing windows stay zero (padding)
+    for i, start in enumerate(window_starts(len(frames), p, utt_id)):
+        window = frames[start : start + wf]
+        out[i] = window.mean(axis=0) if p["window_reduce"] == "mean" else window[0]
+    return out.reshape(-1)  # window-major: [w0: mfcc, d1, d2][w1: ...]
+
+
+def extract_spec257(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    y = _silence(y, sr, p)
+    mag = np.abs(librosa.stft(y, n_fft=p["n_fft"], win_length=p["win_length"],
+                              hop_length=p["hop_length"], window="hamming", center=True))  # fmt: skip
+    spec = np.log1p(mag) if p["log"] == "log1p" else np.log(mag + p["eps"])
+    if p["normalize"] == "global":
+        spec = (spec - spec.mean()) / (spec.std() + 1e-8)
+    elif p["normalize"] == "per_bin":
+        spec = (spec - spec.mean(axis=1, keepdims=True)) / (spec.std(axis=1, keepdims=True) + 1e-8)
+    return spec.T.astype(np.float32)  # (T, 257)
+
+
+def extract_mfcc_seq(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    y = _silence(y, sr, p)
+    mfcc = librosa.feature.mfcc(
+        y=y, sr=sr, n_mfcc=p["n_mfcc"], n_fft=p["n_fft"], win_length=p["win_length"],
+        hop_length=p["hop_length"], n_mels=p["n_mels"], window="hamming",
+        fmin=p["fmin"], fmax=p["fmax"],
+    )  # fmt: skip
+    return mfcc.T.astype(np.float32)
+
+
+def extract_logmel(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    y = _silence(y, sr, p)
+    mel = librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=p["n_fft"], win_length=p["win_length"], hop_length=p["hop_length"],
+        window="hamming", n_mels=p["n_mels"], fmin=p["fmin"], fmax=p["fmax"], power=2.0,
+    )  # fmt: skip
+    return np.log(mel + p["eps"]).T.astype(np.float32)
+
+
+_SILENCE = ("none", "trim", "vad")
+
+register(FeatureSpec(
+    name="mfcc39",
+    extract=extract_mfcc39,
+    defaults={
+        "sr": 16000, "silence": "trim", "top_db": 30.0,
+        "n_mfcc": 13, "n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 40,
+        "delta_width": 9, "n_windows": 10, "window_frames": 10, "window_starts": "disjoint",
+        "window_reduce": "mean", "seed": 0,
+    },
+    variable_length=False,
+    description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 random windows "
+                "of 10 frames, each averaged to 39 values -> 390 (window-major)",
+    choices={"silence": _SILENCE, "window_starts": ("disjoint", "any"), "window_reduce": ("mean", "first")},
+))  # fmt: skip
+
+register(FeatureSpec(
+    name="spec257",
+    extract=extract_spec257,
+    defaults={
+        "sr": 16000, "silence": "vad", "top_db": 30.0, "n_fft": 512, "win_length": 512,
+        "hop_length": 160, "log": "log1p", "eps": 1e-6, "normalize": "global",
+    },
+    variable_length=True,
+    description="Mocanu 2021: VAD, |STFT| 32 ms Hamming / 10 ms hop / 512 FFT, log1p, "
+                "mean/std normalised per spectrogram -> (T, 257)",
+    choices={"silence": _SILENCE, "log": ("log1p", "log"), "normalize": ("global", "per_bin", "none")},
+))  # fmt: skip
+
+register(FeatureSpec(
+    name="mfcc_seg",
+    extract=extract_mfcc_seq,
+    defaults={
+        "sr": 16000, "silence": "none", "top_db": 30.0, "n_mfcc": 26, "n_fft": 1024,
+        "win_length": 640, "hop_length": 160, "n_mels": 40, "fmin": 0.0, "fmax": 8000.0,
+        "segment_seconds": 2.0, "train_overlap_seconds": 1.0, "test_overlap_seconds": 1.6,
+    },
+    variable_length=True,
+    description="Liu & Wang: 26 MFCC, 40 ms / 10 ms -> (T, 26); cut with segment() into 2 s "
+                "segments, 1 s overlap (train) / 1.6 s (test)",
+    choices={"silence": _SILENCE},
+    use_time=("segment_seconds", "train_overlap_seconds", "test_overlap_seconds"),
+))  # fmt: skip
+
+_LIAN = {
+    "sr": 16000, "silence": "none", "top_db": 30.0, "n_fft": 512, "win_length": 400,
+    "hop_length": 160, "fmin": 0.0, "fmax": 6500.0, "seconds": 9,
+}  # fmt: skip
+
+register(FeatureSpec(
+    name="mfcc13_fixed",
+    extract=extract_mfcc_seq,
+    defaults={**_LIAN, "n_mfcc": 13, "n_mels": 26},
+    variable_length=True,
+    description="Lian 2018: 13 MFCC (DCT of 26 log-Mel, 0-6.5 kHz), 25 ms Hamming / 10 ms -> (T, 13); "
+                "fixed_length() cuts/pads to `seconds`",
+    choices={"silence": _SILENCE, "seconds": tuple(range(1, 16))},
+    use_time=("seconds",),
+))  # fmt: skip
+
+register(FeatureSpec(
+    name="logmel26_fixed",
+    extract=extract_logmel,
+    defaults={**_LIAN, "n_mels": 26, "eps": 1e-10},
+    variable_length=True,
+    description="Lian 2018: 26 log-Mel filterbanks (0-6.5 kHz), 25 ms Hamming / 10 ms -> (T, 26); "
+                "fixed_length() cuts/pads to `seconds`",
+    choices={"silence": _SILENCE, "seconds": tuple(range(1, 16))},
+    use_time=("seconds",),
+))  # fmt: skip

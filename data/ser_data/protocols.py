@@ -1,0 +1,192 @@
+"""Cross-validation protocols of the four papers: `make_folds(name, data, **params)`.
+
+`data` is a Manifest or a FeatureSet; fold indices point into it (so folds made on a FeatureSet
+skip utterances that failed extraction). `val` is empty where a protocol has no validation part.
+
+- speaker_kfold (folds=5, seed=0, val=False): speakers shuffled and dealt into `folds` groups;
+  fold i tests group i (and validates on group i+1 when val=True). No speaker is in two parts.
+- kumar_70_30 (folds=10, test_size=0.3, seed=0): ten stratified random 70/30 utterance splits
+  (sklearn StratifiedShuffleSplit). Kumar et al. write "70%-30% split and 10-fold
+  cross-validation", which is ambiguous; the other reading is `speaker_kfold` with folds=10.
+- mocanu_actor10 (folds=10, seed=None, scheme="partition"): actors in natural order (shuffled
+  when a seed is given) are dealt into `folds` consecutive groups; fold i tests group i,
+  validates on group i+1 and trains on the rest (about 80/10/10 of the actors; every actor is
+  tested exactly once; 24 actors -> test groups of 3 and 2, 91 -> 10 and 9). scheme="table1"
+  reproduces the paper's Table 1 literally (only for 24 and 91 actors; with 24 actors its
+  sliding windows test actor 24 twice and actors 19-21 never).
+- liu_random_80_20 (folds=5, seed=0, mode="kfold"): stratified 5-fold CV over utterances, so each
+  fold is a random 80/20 split and every utterance is tested once; mode="shuffle" draws
+  independent stratified 80/20 splits instead.
+- lian_loso: leave one IEMOCAP session out (5 folds for 5 sessions), no validation part.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
+
+from ser_data.errors import DataError
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def _columns(data: Any) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """(class ids, speakers, sessions) of a Manifest or a FeatureSet."""
+    if hasattr(data, "utterances"):
+        utts = data.utterances
+        return data.label_ids(), np.array([u.speaker for u in utts]), [u.session for u in utts]
+    sessions = [s or None for s in data.meta["session"]] if "session" in data.meta else [None] * len(data.y)
+    return np.asarray(data.y), np.asarray(data.speakers), sessions
+
+
+def _idx(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask).astype(np.int64)
+
+
+def _natural_key(s: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
+
+
+def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low or (high is not None and value > high):
+        upper = f"..{high}" if high is not None else "+"
+        raise DataError(f"protocol parameter {name}={value!r}: expected an integer {low}{upper}")
+    return int(value)
+
+
+def _check_fraction(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 < value < 1.0:
+        raise DataError(f"protocol parameter {name}={value!r}: expected a number strictly between 0 and 1")
+    return float(value)
+
+
+def _group_folds(groups: list[np.ndarray], speakers: np.ndarray, val: bool) -> list[Fold]:
+    folds = []
+    for i, test_group in enumerate(groups):
+        val_group = groups[(i + 1) % len(groups)] if val else np.array([], dtype=speakers.dtype)
+        test = np.isin(speakers, test_group)
+        valm = np.isin(speakers, val_group)
+        folds.append(Fold(i, _idx(~test & ~valm), _idx(valm), _idx(test)))
+    return folds
+
+
+def speaker_kfold(data: Any, *, folds: int = 5, seed: int = 0, val: bool = False) -> list[Fold]:
+    _, speakers, _ = _columns(data)
+    unique = sorted(set(speakers.tolist()), key=_natural_key)
+    k = _check_int("folds", folds, 2)
+    if k > len(unique) or (val and k < 3):
+        raise DataError(f"speaker_kfold: folds={k} needs {'3' if val else '2'}..{len(unique)} (speakers: {len(unique)})")
+    order = np.random.default_rng(seed).permutation(len(unique))
+    groups = np.array_split(np.array(unique)[order], k)
+    return _group_folds(groups, speakers, bool(val))
+
+
+def kumar_70_30(data: Any, *, folds: int = 10, test_size: float = 0.3, seed: int = 0) -> list[Fold]:
+    y, _, _ = _columns(data)
+    splitter = StratifiedShuffleSplit(
+        n_splits=_check_int("folds", folds, 1), test_size=_check_fraction("test_size", test_size), random_state=seed
+    )
+    return _sklearn_folds(splitter, y, "kumar_70_30")
+
+
+def liu_random_80_20(data: Any, *, folds: int = 5, seed: int = 0, mode: str = "kfold") -> list[Fold]:
+    y, _, _ = _columns(data)
+    k = _check_int("folds", folds, 2)
+    if mode == "kfold":
+        splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    elif mode == "shuffle":
+        splitter = StratifiedShuffleSplit(n_splits=k, test_size=0.2, random_state=seed)
+    else:
+        raise DataError(f"liu_random_80_20: mode={mode!r}; allowed: kfold, shuffle")
+    return _sklearn_folds(splitter, y, "liu_random_80_20")
+
+
+def _sklearn_folds(splitter: Any, y: np.ndarray, name: str) -> list[Fold]:
+    try:
+        splits = list(splitter.split(np.zeros(len(y)), y))
+    except ValueError as exc:  # a class too small to stratify, too few samples
+        raise DataError(f"{name}: cannot split {len(y)} utterances: {exc}") from exc
+    empty = np.array([], dtype=np.int64)
+    return [Fold(i, np.sort(tr).astype(np.int64), empty, np.sort(te).astype(np.int64)) for i, (tr, te) in enumerate(splits)]
+
+
+# Mocanu Table 1 (rows swapped in the paper, see the digest): (first test actor, size, step, val offset).
+_TABLE1 = {24: (22, 3, 2, -3), 91: (83, 9, 9, -9)}
+
+
+def mocanu_actor10(data: Any, *, folds: int = 10, seed: int | None = None, scheme: str = "partition") -> list[Fold]:
+    _, speakers, _ = _columns(data)
+    actors = sorted(set(speakers.tolist()), key=_natural_key)
+    k = _check_int("folds", folds, 3)
+    if scheme == "table1":
+        return _table1_folds(actors, speakers, k)
+    if scheme != "partition":
+        raise DataError(f"mocanu_actor10: scheme={scheme!r}; allowed: partition, table1")
+    if k > len(actors):
+        raise DataError(f"mocanu_actor10: folds={k} needs at least {k} actors, found {len(actors)}")
+    if seed is not None:
+        actors = [actors[i] for i in np.random.default_rng(seed).permutation(len(actors))]
+    groups = np.array_split(np.array(actors), k)
+    return _group_folds(groups, speakers, True)
+
+
+def _table1_folds(actors: list[str], speakers: np.ndarray, k: int) -> list[Fold]:
+    n = len(actors)
+    if n not in _TABLE1 or k != 10:
+        raise DataError(f"mocanu_actor10: scheme=table1 needs 24 or 91 actors and folds=10 (found {n} actors)")
+    first, size, step, val_off = _TABLE1[n]
+    out = []
+    for i in range(k):
+        test_pos = [(first - 1 + i * step + j) % n for j in range(size)]
+        val_pos = [(first - 1 + val_off + i * step + j) % n for j in range(size)]
+        test = np.isin(speakers, [actors[p] for p in test_pos])
+        valm = np.isin(speakers, [actors[p] for p in val_pos])
+        out.append(Fold(i, _idx(~test & ~valm), _idx(valm), _idx(test)))
+    return out
+
+
+def lian_loso(data: Any) -> list[Fold]:
+    _, _, sessions = _columns(data)
+    if any(s is None for s in sessions):
+        raise DataError("lian_loso: every utterance needs a session (IEMOCAP); this data has utterances without one")
+    names = sorted(set(sessions), key=_natural_key)  # type: ignore[arg-type]
+    if len(names) < 2:
+        raise DataError(f"lian_loso: needs at least 2 sessions, found {names}")
+    arr = np.array(sessions)
+    empty = np.array([], dtype=np.int64)
+    return [Fold(i, _idx(arr != s), empty, _idx(arr == s)) for i, s in enumerate(names)]
+
+
+PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
+    "speaker_kfold": speaker_kfold,
+    "kumar_70_30": kumar_70_30,
+    "mocanu_actor10": mocanu_actor10,
+    "liu_random_80_20": liu_random_80_20,
+    "lian_loso": lian_loso,
+}
+
+
+def protocol_names() -> list[str]:
+    return list(PROTOCOLS)
+
+
+def make_folds(name: str, manifest: Any, **params: Any) -> list[Fold]:
+    """Folds of protocol `name` over a Manifest (or FeatureSet); bad names/params -> DataError."""
+    if name not in PROTOCOLS:
+        raise DataError(f"unknown protocol {name!r}; allowed: {', '.join(PROTOCOLS)}")
+    fn = PROTOCOLS[name]
+    allowed = [p for p in fn.__code__.co_varnames[1 : fn.__code__.co_argcount + fn.__code__.co_kwonlyargcount]]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise DataError(f"protocol {name}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(allowed) or 'none'}")
+    return fn(manifest, **params)
