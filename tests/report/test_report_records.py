@@ -90,3 +90,11 @@ def test_read_trial_arrays(tmp_path):
     arrays = read_trial_arrays(tmp_path, "t1")
     assert arrays is not None and arrays["embeddings"].shape == (3, 2)
     assert read_trial_arrays(tmp_path, "t2") is None
+
+
+def test_no_ray_import():
+    import subprocess
+    import sys
+
+    code = "import sys, ser_orch.results, ser_orch.report, ser_orch.report.plots; assert 'ray' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

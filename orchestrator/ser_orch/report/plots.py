@@ -25,6 +25,7 @@ from ser_orch.results.atomic import temp_path_for
 __all__ = ["plot_confusion", "plot_heatmap", "plot_metric_vs_x", "plot_tsne"]
 
 _DPI = 100
+_TSNE_EXACT_MAX = 200
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -195,8 +196,10 @@ def plot_tsne(
     if len(x) != len(y):
         raise ValueError(f"{len(x)} embeddings but {len(y)} labels")
     if len(x) >= 4:
+        # Exact t-SNE is faster than Barnes-Hut for small sets and avoids its thread pool.
+        method = "exact" if len(x) <= _TSNE_EXACT_MAX else "barnes_hut"
         coords = TSNE(n_components=2, perplexity=tsne_perplexity(len(x)), init="pca",
-                      random_state=seed).fit_transform(x)
+                      random_state=seed, method=method).fit_transform(x)
     else:
         # Too few points for t-SNE: show the first two coordinates instead of failing the report.
         coords = np.zeros((len(x), 2))

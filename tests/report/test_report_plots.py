@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from ser_orch.report.plots import plot_confusion, plot_heatmap, plot_metric_vs_x, plot_tsne, tsne_perplexity
+from ser_orch.results import aggregate
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def check_png(path, width_in: float, height_in: float) -> None:
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    img = mpimg.imread(path)
+    h, w = img.shape[:2]
+    assert w / h == pytest.approx(width_in / height_in, rel=0.02)
+    assert float(img[..., :3].std()) > 0.01  # something was drawn
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures():
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before  # nothing left open in pyplot
+
+
+def test_metric_vs_x(tmp_path, records, report_spec):
+    out = plot_metric_vs_x(aggregate(records), "model.depth", "model.family", "wa",
+                           tmp_path / "wa.png", paper=report_spec["paper"])
+    assert out == tmp_path / "wa.png"
+    check_png(out, 7.0, 4.5)
+
+
+def test_metric_vs_categorical_x_and_no_series(tmp_path, record_factory):
+    recs = [record_factory("resnet", 6, 0, wa=0.5), record_factory("lstm", 6, 0, wa=0.4)]
+    out = plot_metric_vs_x(aggregate(recs), "model.family", None, "ua", tmp_path / "ua.png")
+    check_png(out, 7.0, 4.5)
+
+
+def test_confusion(tmp_path):
+    conf = np.array([[5, 1, 0], [0, 0, 0], [2, 2, 6]])  # middle class has no samples
+    out = plot_confusion(conf, ["a", "b", "c"], tmp_path / "conf.png", "test")
+    check_png(out, 5.0, 4.0)
+    with pytest.raises(ValueError):
+        plot_confusion(conf, ["a", "b"], tmp_path / "bad.png")
+
+
+def test_tsne(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 10)
+    emb = rng.normal(size=(30, 6)) + 3 * y[:, None]
+    out = plot_tsne(emb, y, ["n", "h", "s"], tmp_path / "tsne.png", seed=1)
+    check_png(out, 6.5, 5.5)
+    assert tsne_perplexity(30) == pytest.approx(29 / 3) and tsne_perplexity(1000) == 30.0
+    # Too few points for t-SNE still gives a picture instead of an error.
+    check_png(plot_tsne(emb[:3], y[:3], ["n", "h", "s"], tmp_path / "tiny.png", seed=0), 6.5, 5.5)
+
+
+def test_heatmap(tmp_path, record_factory):
+    recs = [record_factory("resnet", d, 0, wa=0.3 + 0.01 * d) for d in (6, 8, 11)]
+    recs += [record_factory("lstm", 6, 0, wa=0.4)]  # lstm 8 and 11 left blank
+    out = plot_heatmap(aggregate(recs), "model.depth", "model.family", "wa", tmp_path / "heat.png")
+    check_png(out, 4.9, 3.5)
