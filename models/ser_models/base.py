@@ -102,6 +102,9 @@ def embed(model: SerModel, x: Tensor, batch_size: int = 2048) -> ModelOutput:
     """Eval-mode forward over ``x`` in chunks (keeps memory flat for big test sets).
 
     Restores the model's train/eval mode afterwards."""
+    if x.shape[0] == 0:  # torch.cat of nothing would fail
+        empty = x.new_zeros((0, model.embedding_dim))
+        return ModelOutput(embedding=empty, logits=x.new_zeros((0, model.num_classes)), features=None)
     was_training = model.training
     model.eval()
     try:
