@@ -87,3 +87,10 @@ def test_nan_free_json_without_runs(tmp_path, plan):
     data = json.loads((tmp_path / "results.json").read_text())  # strict: no NaN tokens
     assert data["configs"][0]["metrics"]["wa"]["mean"] is None
     assert "No plots." in (tmp_path / "report.md").read_text()
+
+
+def test_spec_metrics_choose_columns(tmp_path, records, report_spec):
+    stats = aggregate(records)
+    write_report_files(tmp_path, stats, [], {**report_spec, "metrics": ["wa"]}, "wa only", plots=[])
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert "wa_mean" in header and "ua_mean" not in header

@@ -230,17 +230,18 @@ def write_report_files(
     report_spec: Mapping[str, Any] | ReportSpec | Any | None,
     title: str,
     *,
-    metrics: Sequence[str] = ("wa", "ua"),
+    metrics: Sequence[str] | None = None,
     plots: Sequence[str | os.PathLike[str]] | None = None,
 ) -> list[Path]:
     """Write results.csv, results.json and report.md into ``run_dir`` (atomically); return them.
 
     ``plots``: PNGs to list in report.md; by default the ``*.png`` already in ``run_dir``
-    (so write the plots first).
+    (so write the plots first). ``metrics``: default the spec's ``metrics`` (WA, UA).
     """
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     spec = ReportSpec.from_any(report_spec)
+    metrics = tuple(metrics) if metrics is not None else spec.metrics
     failures = list(failures)
     plot_paths = sorted(folder.glob("*.png")) if plots is None else [Path(p) for p in plots]
     links = [_link(p, folder) for p in plot_paths]

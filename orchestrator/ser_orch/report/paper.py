@@ -55,6 +55,7 @@ class ReportSpec:
     series: str | None = None
     x: str | None = None
     paper: list[PaperEntry] = field(default_factory=list)
+    metrics: tuple[str, ...] = ("wa", "ua")
 
     @classmethod
     def from_any(cls, spec: Any) -> ReportSpec:
@@ -67,6 +68,7 @@ class ReportSpec:
             series=_get(spec, "series"),
             x=_get(spec, "x"),
             paper=[PaperEntry.from_any(e) for e in (_get(spec, "paper") or [])],
+            metrics=tuple(_get(spec, "metrics") or ("wa", "ua")),
         )
 
 
