@@ -59,10 +59,10 @@ def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
         feat = trial["features"]
         if feat["name"] not in FEATURES:
             raise GridError(source, _origin("features.name", trial), f"unknown features '{feat['name']}'; allowed: {_allowed(sorted(FEATURES))}")
-        known_params = set(FEATURES[feat["name"]].defaults)
-        unknown = sorted(set(feat.get("params") or {}) - known_params)
-        if unknown:
-            raise GridError(source, _origin(f"features.params.{unknown[0]}", trial), f"unknown feature parameter; allowed for {feat['name']}: {_allowed(sorted(known_params))}")
+        try:
+            FEATURES[feat["name"]].resolve(feat.get("params"))
+        except SerError as exc:
+            raise GridError(source, _origin("features.params", trial), str(exc)) from None
         prot = trial["protocol"]
         if prot["name"] not in protocol_names():
             raise GridError(source, _origin("protocol.name", trial), f"unknown protocol '{prot['name']}'; allowed: {_allowed(protocol_names())}")

@@ -1,0 +1,92 @@
+"""One call that turns a run folder into its report: tables on the console, files, plots.
+
+Used at the end of `ablate` and by `ser-orch report RUN_DIR` (so both give the same figures).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ..grid import parse_grid
+from ..results.aggregate import ConfigStats, FailedTrial, aggregate, failures_of
+from ..results.records import read_trial_arrays, scan_records
+from ..rundir import open_run_dir
+from .files import write_report_files
+from .tables import aggregate_table, failures_table, problems_table, summary_table
+
+
+@dataclass
+class BuiltReport:
+    stats: list[ConfigStats]
+    failures: list[FailedTrial]
+    files: list[Path] = field(default_factory=list)
+    json_data: dict[str, Any] = field(default_factory=dict)
+
+
+def best_config(stats: list[ConfigStats], metric: str = "wa") -> ConfigStats | None:
+    scored = [s for s in stats if s.n and not math.isnan(s.metrics[metric].mean)]
+    return max(scored, key=lambda s: s.metrics[metric].mean) if scored else None
+
+
+def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str]) -> list[Path]:
+    from . import plots
+
+    written: list[Path] = []
+    if spec.x:
+        leaf = spec.x.rsplit(".", 1)[-1]
+        for metric in metrics:
+            written.append(
+                plots.plot_metric_vs_x(stats, spec.x, spec.series, metric, run_dir / f"{metric}_vs_{leaf}.png", paper=spec.paper)
+            )
+    best = best_config(stats)
+    if best is None:
+        return written
+    if best.confusion is not None:
+        written.append(
+            plots.plot_confusion(
+                best.confusion, best.labels, run_dir / "confusion_best.png",
+                f"{best.config_id}: confusion summed over {best.confusion_n} run(s), row-normalised",
+            )
+        )
+    for run in best.runs:  # t-SNE of the first run of the best configuration that kept its embeddings
+        arrays = read_trial_arrays(run_dir, run.trial_id)
+        if arrays and "embeddings" in arrays and "y_true" in arrays:
+            written.append(
+                plots.plot_tsne(arrays["embeddings"], arrays["y_true"], best.labels, run_dir / "tsne_best.png", seed=0)
+            )
+            break
+    return written
+
+
+def build_report(run_dir: str | Path, *, console: Console | None = None, plots: bool = True) -> BuiltReport:
+    """Aggregate the run's records over folds/seeds; print tables to `console`; write files and plots."""
+    folder = Path(run_dir)
+    run = open_run_dir(folder)
+    grid = parse_grid((folder / "grid.yaml").read_text(), folder / "grid.yaml")
+    spec = grid.spec.report
+    metrics = list(spec.metrics)
+    scan = scan_records(folder)
+    stats = aggregate(scan.records, metrics=metrics, planned=run.planned_trials())
+    failures = failures_of(stats)
+    title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
+    plot_files = _plots(folder, stats, spec, metrics) if plots else []
+    files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None)
+    report = BuiltReport(stats, failures, files + plot_files, json.loads((folder / "results.json").read_text()))
+    if console is not None:
+        console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title))
+        if spec.series and spec.x:
+            console.print(summary_table(stats, spec.series, spec.x, paper=spec.paper))
+        if failures:
+            console.print(failures_table(failures))
+        if scan.problems:
+            console.print(problems_table(scan.problems))
+        if spec.citation:
+            console.print(f"paper: {spec.citation}")
+        console.print("written: " + ", ".join(str(p.relative_to(folder)) for p in report.files) + f" in {folder}")
+    return report
