@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_writers import write_silent, write_wav
+from ser_data.errors import DataError
+from ser_data.features import FEATURES, FeatureSet, prepare_features
+from ser_data.features import prepare as prepare_mod
+from ser_data.manifest import Manifest, Utterance
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Manifest:
+    """Three usable files (one 48 kHz stereo, one 2.5 s long) and one silent file."""
+    root = tmp_path_factory.mktemp("feat")
+    specs = [("a", dict(seconds=2.5, freq=200, seed=1)), ("b", dict(sr=48000, channels=2, freq=330, seed=2)),
+             ("c", dict(seconds=0.8, freq=440, seed=3))]
+    utts = []
+    for i, (name, kw) in enumerate(specs):
+        path = write_wav(root / f"{name}.wav", **kw)
+        utts.append(Utterance(utt_id=name, path=str(path), emotion=("x", "y")[i % 2], speaker=f"s{i}", gender="F"))
+    silent = write_silent(root / "quiet.wav")
+    utts.append(Utterance(utt_id="quiet", path=str(silent), emotion="x", speaker="s9", gender="M"))
+    return Manifest(dataset="tiny", root=str(root), utterances=utts, labels=("x", "y"))
+
+
+def _signal(path: str) -> np.ndarray:
+    data, sr = sf.read(path, dtype="float32", always_2d=True)
+    y = data.mean(axis=1)
+    return librosa.resample(y, orig_sr=sr, target_sr=16000, res_type="soxr_hq") if sr != 16000 else y
+
+
+def test_mfcc39_matches_librosa(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "mfcc39", cache_dir=tmp_path)
+    assert fs.x.shape == (3, 390) and fs.x.dtype == np.float32
+    assert list(fs.utt_ids) == ["a", "b", "c"] and list(fs.y) == [0, 1, 0]
+    assert [Path(p).name for p, _ in fs.problems] == ["quiet.wav"] and "silent" in fs.problems[0][1]
+    # Recompute utterance "a" (2.5 s -> ~20 disjoint windows, 10 drawn) with librosa directly.
+    y, _ = librosa.effects.trim(_signal(small.utterances[0].path), top_db=30, frame_length=512, hop_length=160)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                             n_mels=40, window="hamming")
+    frames = np.concatenate([m, librosa.feature.delta(m, width=9), librosa.feature.delta(m, order=2, width=9)]).T
+    candidates = np.stack([frames[s : s + 10].mean(axis=0) for s in range(0, len(frames) - 9, 10)])
+    assert len(candidates) > 10
+    windows = fs.x[0].reshape(10, 39)
+    picks = [int(np.argmin(np.abs(candidates - w).max(axis=1))) for w in windows]
+    for w, p in zip(windows, picks):
+        np.testing.assert_allclose(w, candidates[p], rtol=1e-4, atol=1e-3)
+    assert picks == sorted(set(picks))  # ten distinct windows, in time order
+    assert np.abs(windows[:, 13:]).max() > 0  # deltas over the whole sequence are not zero
+    # Utterance "c" (0.8 s, ~0.6 s after trimming) has fewer than 10 windows -> zero padding.
+    wc = fs.x[2].reshape(10, 39)
+    assert np.all(wc[-1] == 0) and np.any(wc[0] != 0)
+
+
+def test_mfcc39_windows_deterministic_and_seeded(small: Manifest, tmp_path: Path) -> None:
+    one = prepare_features(small, "mfcc39", cache_dir=tmp_path)
+    again = prepare_features(small, "mfcc39", cache_dir=tmp_path / "other")
+    other_seed = prepare_features(small, "mfcc39", {"seed": 1}, cache_dir=tmp_path)
+    np.testing.assert_array_equal(one.x, again.x)
+    assert not np.allclose(one.x[0], other_seed.x[0])
+    first = prepare_features(small, "mfcc39", {"window_reduce": "first"}, cache_dir=tmp_path)
+    assert first.x.shape == (3, 390) and not np.allclose(first.x[0], one.x[0])
+
+
+def test_spec257_matches_stft(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "spec257", cache_dir=tmp_path)
+    assert fs.is_variable and fs.x.shape[1] == 257 and len(fs.offsets) == 4
+    y = _signal(small.utterances[1].path)  # the 48 kHz stereo one
+    parts = librosa.effects.split(y, top_db=30, frame_length=512, hop_length=160)
+    y = np.concatenate([y[a:b] for a, b in parts])
+    spec = np.log1p(np.abs(librosa.stft(y, n_fft=512, hop_length=160, window="hamming")))
+    spec = (spec - spec.mean()) / spec.std()
+    np.testing.assert_allclose(fs.item(1), spec.T, atol=2e-4)
+    # One frame by hand: numpy FFT of a periodic-Hamming-windowed, zero-padded-centre frame.
+    padded = np.pad(y, 256)
+    frame = padded[160 * 5 : 160 * 5 + 512] * np.hamming(513)[:-1]
+    raw = np.log1p(np.abs(librosa.stft(y, n_fft=512, hop_length=160, window="hamming")))
+    np.testing.assert_allclose(np.log1p(np.abs(np.fft.rfft(frame))), raw[:, 5], atol=1e-4)
+    seq = fs.item(0)
+    assert abs(seq.mean()) < 1e-4 and abs(seq.std() - 1) < 1e-3
+
+
+def test_sequence_features(small: Manifest, tmp_path: Path) -> None:
+    seg = prepare_features(small, "mfcc_seg", cache_dir=tmp_path)
+    assert seg.x.shape[1] == 26
+    y = _signal(small.utterances[0].path)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=26, n_fft=1024, win_length=640, hop_length=160,
+                             n_mels=40, window="hamming")
+    np.testing.assert_allclose(seg.item(0), m.T, rtol=1e-4, atol=1e-3)
+    lm = prepare_features(small, "logmel26_fixed", cache_dir=tmp_path)
+    mel = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=512, win_length=400, hop_length=160,
+                                         window="hamming", n_mels=26, fmax=6500)
+    np.testing.assert_allclose(lm.item(0), np.log(mel + 1e-10).T, rtol=1e-4, atol=1e-3)
+    mf = prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
+    assert mf.x.shape[1] == 13 and len(mf.item(0)) == len(lm.item(0))
+
+
+def test_cache_reuse_and_keys(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real = prepare_mod._extract_one
+    monkeypatch.setattr(prepare_mod, "_extract_one", lambda job: calls.append(job[1]) or real(job))
+    seen: list[tuple[int, int]] = []
+    first = prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path, progress=lambda d, t: seen.append((d, t)))
+    assert len(calls) == 4 and seen[0] == (0, 4) and seen[-1] == (4, 4)
+    path = Path(first.cache_path)
+    assert path.parent == tmp_path / "features" / "tiny" and path.name.startswith("mfcc13_fixed-")
+    assert path.with_suffix(".json").is_file()
+    second = prepare_features(small, "mfcc13_fixed", {"seconds": 3}, cache_dir=tmp_path)  # use-time param
+    assert len(calls) == 4 and second.from_cache and second.cache_path == str(path)
+    assert second.params["seconds"] == 3
+    np.testing.assert_array_equal(first.x, second.x)
+    assert second.problems == first.problems
+    changed = prepare_features(small, "mfcc13_fixed", {"n_fft": 1024}, cache_dir=tmp_path)
+    assert len(calls) == 8 and changed.cache_path != str(path)
+    # Touching a file changes the key.
+    st = os.stat(small.utterances[2].path)
+    os.utime(small.utterances[2].path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
+    assert len(calls) == 12
+
+
+def test_featureset_roundtrip_and_rows(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "spec257", cache_dir=tmp_path)
+    back = FeatureSet.load(fs.cache_path)
+    np.testing.assert_array_equal(back.x, fs.x)
+    np.testing.assert_array_equal(back.offsets, fs.offsets)
+    assert back.labels == ("x", "y") and list(back.speakers) == ["s0", "s1", "s2"]
+    assert list(back.meta["gender"]) == ["F", "F", "F"] and back.meta["improvised"].tolist() == [-1, -1, -1]
+    assert list(back.manifest_index) == [0, 1, 2]
+    assert back.rows_for(np.array([3, 2, 0])).tolist() == [2, 0]  # the silent one (3) is gone
+    assert len(back.sequences()) == 3
+    with pytest.raises(DataError, match="cannot read feature file"):
+        FeatureSet.load(tmp_path / "missing.npz")
+
+
+def test_crash_mid_write_leaves_no_cache(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(fh, **arrays):  # noqa: ANN001
+        fh.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
+    folder = tmp_path / "features" / "tiny"
+    assert list(folder.iterdir()) == []  # neither a final file nor a temp file
+    monkeypatch.undo()
+    fs = prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
+    assert not fs.from_cache and Path(fs.cache_path).is_file()
+
+
+def test_damaged_cache_is_recomputed(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "logmel26_fixed", cache_dir=tmp_path)
+    Path(fs.cache_path).write_bytes(b"garbage")
+    again = prepare_features(small, "logmel26_fixed", cache_dir=tmp_path)
+    assert not again.from_cache and np.array_equal(again.x, fs.x)
+
+
+def test_default_cache_dir(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SER_ORCH_CACHE", str(tmp_path / "c"))
+    fs = prepare_features(small, "logmel26_fixed")
+    assert Path(fs.cache_path).is_relative_to(tmp_path / "c" / "features" / "tiny")
+
+
+def test_bad_names_and_params(small: Manifest, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="allowed: .*mfcc39"):
+        prepare_features(small, "wav2vec", cache_dir=tmp_path)
+    with pytest.raises(DataError, match="unknown parameter.*n_mfc"):
+        prepare_features(small, "mfcc39", {"n_mfc": 12}, cache_dir=tmp_path)
+    with pytest.raises(DataError, match="allowed: mean, first"):
+        prepare_features(small, "mfcc39", {"window_reduce": "max"}, cache_dir=tmp_path)
+    with pytest.raises(DataError, match="seconds"):
+        prepare_features(small, "mfcc13_fixed", {"seconds": 16}, cache_dir=tmp_path)
+    with pytest.raises(DataError, match="should be int"):
+        prepare_features(small, "mfcc39", {"n_mfcc": "13"}, cache_dir=tmp_path)
+
+
+def test_all_files_bad_raises(tmp_path: Path) -> None:
+    p = write_silent(tmp_path / "s.wav")
+    m = Manifest("tiny", str(tmp_path), [Utterance("s", str(p), "x", "s0", "F")], ("x",))
+    with pytest.raises(DataError, match="s.wav: silent"):
+        prepare_features(m, "mfcc39", cache_dir=tmp_path / "cache")
+
+
+def test_registry_lists_the_paper_features() -> None:
+    assert set(FEATURES) == {"mfcc39", "spec257", "mfcc_seg", "mfcc13_fixed", "logmel26_fixed"}
+    assert FEATURES["mfcc_seg"].defaults["n_mfcc"] == 26
+
+
+def test_real_layout_silent_file_excluded(cremad_root: Path, tmp_path: Path) -> None:
+    from ser_data.datasets import load_manifest
+
+    m = load_manifest("cremad", cremad_root)
+    fs = prepare_features(m, "mfcc13_fixed", cache_dir=tmp_path)
+    assert len(fs) == len(m) - 1
+    assert [(Path(p).name, "silent" in r) for p, r in fs.problems] == [("1003_MTI_SAD_XX.wav", True)]
+    assert "1003_MTI_SAD_XX" not in set(fs.utt_ids)
+
+
+@pytest.mark.slow
+def test_process_pool_gives_the_same_result(small: Manifest, tmp_path: Path) -> None:
+    serial = prepare_features(small, "mfcc39", cache_dir=tmp_path / "a", workers=1)
+    pooled = prepare_features(small, "mfcc39", cache_dir=tmp_path / "b", workers=2)
+    np.testing.assert_array_equal(serial.x, pooled.x)
+    assert pooled.problems == serial.problems

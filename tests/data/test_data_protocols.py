@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from conftest import fake_manifest
+from ser_data.errors import DataError
+from ser_data.protocols import make_folds, protocol_names
+
+
+def _speakers(m, idx) -> set[str]:  # noqa: ANN001
+    return {m.utterances[int(i)].speaker for i in idx}
+
+
+def _check_partition(f, n: int) -> None:  # noqa: ANN001
+    parts = [f.train, f.val, f.test]
+    assert sum(len(p) for p in parts) == n
+    assert len(np.unique(np.concatenate(parts))) == n  # disjoint and covering
+
+
+def test_names_and_errors() -> None:
+    assert protocol_names() == ["speaker_kfold", "kumar_70_30", "mocanu_actor10", "liu_random_80_20", "lian_loso"]
+    m = fake_manifest(4)
+    with pytest.raises(DataError, match="allowed: speaker_kfold, kumar_70_30"):
+        make_folds("loso", m)
+    with pytest.raises(DataError, match="unknown parameter.*fold.*allowed: folds, seed, val"):
+        make_folds("speaker_kfold", m, fold=3)
+    with pytest.raises(DataError, match="folds=9"):
+        make_folds("speaker_kfold", m, folds=9)
+    with pytest.raises(DataError, match="test_size"):
+        make_folds("kumar_70_30", m, test_size=1.5)
+    with pytest.raises(DataError, match="allowed: partition, table1"):
+        make_folds("mocanu_actor10", fake_manifest(24), scheme="paper")
+    with pytest.raises(DataError, match="session"):
+        make_folds("lian_loso", m)
+
+
+@pytest.mark.parametrize("val", [False, True])
+def test_speaker_kfold(val: bool) -> None:
+    m = fake_manifest(10)
+    folds = make_folds("speaker_kfold", m, folds=5, seed=3, val=val)
+    assert len(folds) == 5
+    tested = Counter()
+    for f in folds:
+        _check_partition(f, len(m))
+        tr, va, te = _speakers(m, f.train), _speakers(m, f.val), _speakers(m, f.test)
+        assert not (tr & va) and not (tr & te) and not (va & te)
+        assert len(te) == 2 and len(va) == (2 if val else 0)
+        tested.update(te)
+    assert set(tested.values()) == {1} and len(tested) == 10
+    again = make_folds("speaker_kfold", m, folds=5, seed=3, val=val)
+    assert all(np.array_equal(a.test, b.test) for a, b in zip(folds, again))
+
+
+def test_kumar_70_30_stratified() -> None:
+    m = fake_manifest(10, per_speaker=10)  # 100 utterances, classes 34/33/33
+    folds = make_folds("kumar_70_30", m, seed=1)
+    assert len(folds) == 10
+    y = m.label_ids()
+    for f in folds:
+        assert len(f.test) == 30 and len(f.train) == 70 and len(f.val) == 0
+        assert not set(f.train) & set(f.test)
+        assert all(abs(np.mean(y[f.test] == c) - np.mean(y == c)) < 0.04 for c in range(3))
+    assert not np.array_equal(folds[0].test, folds[1].test)
+
+
+def test_liu_random_80_20() -> None:
+    m = fake_manifest(10, per_speaker=10)
+    folds = make_folds("liu_random_80_20", m, seed=0)
+    assert len(folds) == 5
+    all_test = np.concatenate([f.test for f in folds])
+    assert sorted(all_test.tolist()) == list(range(100))  # each utterance tested once
+    y = m.label_ids()
+    for f in folds:
+        assert len(f.test) == 20 and len(f.train) == 80
+        assert np.bincount(y[f.test]).max() - np.bincount(y[f.test]).min() <= 1
+    shuffled = make_folds("liu_random_80_20", m, seed=0, mode="shuffle")
+    assert all(len(f.test) == 20 for f in shuffled)
+
+
+@pytest.mark.parametrize(("n_actors", "test_sizes"), [(24, {2, 3}), (91, {9, 10})])
+def test_mocanu_actor10(n_actors: int, test_sizes: set[int]) -> None:
+    m = fake_manifest(n_actors, per_speaker=2)
+    folds = make_folds("mocanu_actor10", m)
+    assert len(folds) == 10
+    tested = Counter()
+    for f in folds:
+        _check_partition(f, len(m))
+        tr, va, te = _speakers(m, f.train), _speakers(m, f.val), _speakers(m, f.test)
+        assert not (tr & va) and not (tr & te) and not (va & te)
+        assert len(te) in test_sizes and len(va) in test_sizes
+        assert len(tr) / n_actors >= 0.75
+        tested.update(te)
+    assert len(tested) == n_actors and set(tested.values()) == {1}
+
+
+def test_mocanu_table1_literal() -> None:
+    m = fake_manifest(24, per_speaker=1)
+    folds = make_folds("mocanu_actor10", m, scheme="table1")
+    names = lambda idx: sorted(int(s) - 1000 for s in _speakers(m, idx))  # noqa: E731
+    assert names(folds[0].test) == [22, 23, 24] and names(folds[0].val) == [19, 20, 21]
+    assert names(folds[1].test) == [1, 2, 24] and names(folds[2].val) == [1, 23, 24]
+    assert names(folds[9].train) == list(range(1, 13)) + list(range(19, 25))
+    big = fake_manifest(91, per_speaker=1)
+    f91 = make_folds("mocanu_actor10", big, scheme="table1")
+    assert sorted(int(s) - 1000 for s in _speakers(big, f91[3].test)) == list(range(19, 28))
+
+
+def test_lian_loso() -> None:
+    m = fake_manifest(10, sessions=5)
+    folds = make_folds("lian_loso", m)
+    assert len(folds) == 5
+    for i, f in enumerate(folds):
+        _check_partition(f, len(m))
+        assert {m.utterances[j].session for j in f.test} == {f"Session{i + 1}"}
+        assert f"Session{i + 1}" not in {m.utterances[j].session for j in f.train}
+
+
+def test_folds_on_featureset_like_data() -> None:
+    class FS:  # the columns a FeatureSet carries
+        y = np.array([0, 1, 0, 1, 0, 1])
+        speakers = np.array(["a", "a", "b", "b", "c", "c"])
+        meta = {"session": np.array(["S1", "S1", "S2", "S2", "S3", "S3"])}
+
+    folds = make_folds("lian_loso", FS())
+    assert [f.test.tolist() for f in folds] == [[0, 1], [2, 3], [4, 5]]
+    assert len(make_folds("speaker_kfold", FS(), folds=3)) == 3
