@@ -12,8 +12,14 @@ from rich.markup import escape
 
 from ser_data.errors import SerError
 
-console = Console()
-err_console = Console(stderr=True)
+def _console(stderr: bool = False) -> Console:
+    # Logs (Slurm, CI, pipes) get a wide fixed width so result tables are not squeezed to 80 columns.
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=180)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

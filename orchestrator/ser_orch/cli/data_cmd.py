@@ -122,7 +122,8 @@ def prepare(
     with progress_bar(f"features {features}") as bar:
         task = bar.add_task("features", total=len(manifest.utterances))
         fs = prepare_features(manifest, features, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    how = "reused the cache" if fs.from_cache else "computed and cached"
     console.print(
-        f"{features}: {len(fs.y)} utterances, cache {fs.cache_path} ({time.perf_counter() - start:.1f} s)"
+        f"{features}: {len(fs.y)} utterances, {how} in {time.perf_counter() - start:.1f} s: {fs.cache_path}"
     )
     report_problems(list(manifest.problems) + list(getattr(fs, "problems", [])))

@@ -33,6 +33,12 @@ class TrialProgress(tune.Callback):
         )
         self.task_id = self.progress.add_task("trials", total=total, completed=already_done, status="")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its callbacks with the experiment state; the live display stays behind.
+        state = self.__dict__.copy()
+        state["progress"] = None
+        return state
+
     def __enter__(self) -> TrialProgress:
         self.progress.start()
         return self
@@ -45,6 +51,8 @@ class TrialProgress(tune.Callback):
         best = f" best WA {100 * self.best_wa:.1f}% ({self.best_id})" if self.best_wa is not None else ""
         failed = f" [red]{self.failed} failed[/]" if self.failed else ""
         status = f"{len(self.running)} running{failed}{best}"
+        if self.progress is None:
+            return
         self.progress.update(self.task_id, completed=self.done + self.failed, status=status)
 
     @staticmethod
