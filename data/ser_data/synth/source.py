@@ -11,6 +11,17 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import butter, lfilter, sosfilt
 
+try:  # lfilter re-validates its arguments on every call (~30 us); we call it per 10 ms block
+    from scipy.signal._sigtools import _linear_filter as _raw_lfilter
+except ImportError:  # pragma: no cover - private name moved: use the public (slower) path
+    _raw_lfilter = None
+
+
+def _lfilter_block(b: np.ndarray, a: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+    if _raw_lfilter is not None:
+        return _raw_lfilter(b, a, x, -1, zi)[0]
+    return lfilter(b, a, x, zi=zi)[0]
+
 
 def glottal_source(f0: np.ndarray, sr: int, *, open_quotient: float, jitter: float,
                    shimmer: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +98,7 @@ def formant_filter(x: np.ndarray, sr: int, freqs: np.ndarray, bws: np.ndarray,
         if s >= n:
             break
         zi = state_mats[b] @ past
-        out, _ = lfilter([gain[b]], a[b], x[s:e], zi=zi)
+        out = _lfilter_block(gain[b : b + 1], a[b], x[s:e], zi)
         y[s:e] = out
         m = min(order, e - s)
         past = np.concatenate([out[::-1][:m], past[: order - m]])
