@@ -1,0 +1,45 @@
+"""Fixtures for orchestrator tests: a small synthetic corpus on disk, read by the real loaders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TINY_GRID = """
+name: tiny_kumar
+description: "two families, two folds"
+task: kumar
+dataset: {{name: ravdess, root: {root}}}
+features: {{name: mfcc39}}
+protocol: {{name: kumar_70_30, folds: 3, params: {{folds: 3}}}}
+model: {{family: fc, depth: 6}}
+train: {{pretrain_epochs: 3, triplet_epochs: 3, batch_size: 64}}
+grid:
+  model.family: [fc, resnet]
+  model.depth: [6]
+quick:
+  folds: [0, 1]
+report:
+  series: model.family
+  x: model.depth
+  paper:
+    - {{where: {{model.family: resnet, model.depth: 6}}, wa: 61.11, source: "Table I"}}
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-actor RAVDESS-layout corpus (120 real WAV files) from the project's own generator."""
+    from ser_data.synth import generate_corpus
+
+    root = tmp_path_factory.mktemp("corpus") / "ravdess"
+    generate_corpus("ravdess", root, actors=2, seed=3)
+    return root
+
+
+@pytest.fixture()
+def tiny_grid(tmp_path: Path, tiny_corpus: Path) -> Path:
+    path = tmp_path / "tiny_kumar.yaml"
+    path.write_text(TINY_GRID.format(root=tiny_corpus))
+    return path
