@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -38,7 +39,16 @@ def test_kumar_grid_expands_to_600_trials_without_ray():
     assert families == {"fc", "cnn", "rnn", "lstm", "gru", "resnet"}
     assert {t["model"]["depth"] for t in trials} == set(range(6, 16))
     assert len({t["trial_id"] for t in trials}) == 600
-    assert "ray" not in sys.modules or "ray.tune" not in sys.modules
+
+
+def test_compiling_a_grid_does_not_import_ray():
+    # In a fresh interpreter: other tests in this process import Ray on purpose.
+    code = (
+        "import sys; from ser_orch.grid import compile_grid; "
+        f"g, t = compile_grid({str(KUMAR)!r}); assert len(t) == 600; "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_quick_profile_keeps_every_configuration():
