@@ -74,6 +74,20 @@ class TrialRecord:
         return asdict(self)
 
     @classmethod
+    def for_trial(cls, trial: Mapping[str, Any], status: str, **fields: Any) -> TrialRecord:
+        """A record for an expanded trial config (ids, axes, fold, seed and config copied from it)."""
+        return cls(
+            trial_id=trial["trial_id"],
+            config_id=trial["config_id"],
+            axes=dict(trial["axes"]),
+            fold=trial["fold"],
+            seed=trial["seed"],
+            status=status,
+            config={k: v for k, v in trial.items() if k != "data"},  # data paths are per machine
+            **fields,
+        )
+
+    @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrialRecord:
         """Build a record from parsed JSON; raises ``ValueError`` when it is not a record."""
         if not isinstance(data, Mapping):

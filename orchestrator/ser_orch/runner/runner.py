@@ -119,17 +119,6 @@ def run_trials(
         if trial["trial_id"] in finished:
             continue
         failed.append(trial["trial_id"])
-        write_record(
-            run.path,
-            TrialRecord(
-                trial_id=trial["trial_id"],
-                config_id=trial["config_id"],
-                axes=trial["axes"],
-                fold=trial["fold"],
-                seed=trial["seed"],
-                status="failed",
-                error=_one_line_error(result.error) if result.error else "trial ended without a result",
-                config={k: v for k, v in trial.items() if k != "data"},
-            ),
-        )
+        error = _one_line_error(result.error) if result.error else "trial ended without a result"
+        write_record(run.path, TrialRecord.for_trial(trial, "failed", error=error))
     return RunOutcome(ran=len(todo), skipped=skipped, failed=failed)

@@ -100,20 +100,15 @@ def run_trial(config: dict[str, Any]) -> None:
     _write_arrays(run_dir, trial["trial_id"], outcome, data)
     write_record(
         run_dir,
-        TrialRecord(
-            trial_id=trial["trial_id"],
-            config_id=trial["config_id"],
-            axes=trial["axes"],
-            fold=trial["fold"],
-            seed=trial["seed"],
-            status="done",
+        TrialRecord.for_trial(
+            trial,
+            "done",
             metrics=metrics,
             labels=list(data.labels),
             confusion=outcome.confusion,
             extra=outcome.extra,
             node=socket.gethostname(),
             device=device,
-            config={k: v for k, v in trial.items() if k != "data"},
         ),
     )
     tune.report({**metrics, "phase": "final", "trial_done": 1})
