@@ -76,7 +76,7 @@ RULES: dict[str, Rule] = {
 EMOTIONS: tuple[str, ...] = tuple(RULES)
 
 # How much each dimension varies across utterances (absolute units of the Rule fields).
-_UTT_NOISE = Rule(f0_st=1.5, range_log2=0.3, tempo_log2=0.1, loud_db=2.5, tilt_db=2.0, oq=0.03,
+_UTT_NOISE = Rule(f0_st=1.3, range_log2=0.3, tempo_log2=0.1, loud_db=2.0, tilt_db=2.0, oq=0.03,
                   breath=0.05, jitter_log2=0.3, final_st=1.8, pause_log2=0.3, tremor_st=0.1)
 
 
@@ -115,7 +115,7 @@ def actor_rule(seed: int, actor: str, emotion: str) -> Rule:
     vals = {}
     for f in fields(Rule):
         v = getattr(base, f.name)
-        vals[f.name] = v * float(np.clip(r.normal(1.0, 0.45), 0.0, 2.2))
+        vals[f.name] = v * float(np.clip(r.normal(1.0, 0.35), 0.0, 2.0))
     return Rule(**vals)
 
 
@@ -124,14 +124,15 @@ def utterance_prosody(seed: int, voice: Voice, emotion: str, intensity: float,
     """Draw one utterance's prosody: actor voice, the actor's emotion rule scaled by intensity, noise."""
     if emotion not in RULES:
         raise KeyError(emotion)
-    k = intensity * voice.expressiveness * float(np.exp(rng.normal(0.0, 0.3)))
+    # Capped so that a very expressive actor at strong intensity stays within human ranges.
+    k = min(2.2, intensity * voice.expressiveness * float(np.exp(rng.normal(0.0, 0.25))))
     rule = _scale(actor_rule(seed, voice.actor, emotion), k)
     noise = {f.name: float(rng.normal(0.0, getattr(_UTT_NOISE, f.name))) for f in fields(Rule)}
     rule = replace(rule, **{n: getattr(rule, n) + v for n, v in noise.items()})
     return UttProsody(
-        f0_base=voice.f0_median * 2.0 ** (rule.f0_st / 12.0),
-        accent_st=max(0.3, voice.f0_range_st * 2.0 ** rule.range_log2),
-        final_st=rule.final_st,
+        f0_base=voice.f0_median * 2.0 ** (float(np.clip(rule.f0_st, -6.0, 10.0)) / 12.0),
+        accent_st=float(np.clip(voice.f0_range_st * 2.0 ** rule.range_log2, 0.3, 9.0)),
+        final_st=float(np.clip(rule.final_st, -8.0, 8.0)),
         declination_st=float(rng.uniform(1.0, 3.0)) * 2.0 ** (rule.range_log2 / 2),
         rate=voice.rate * 2.0 ** rule.tempo_log2,
         pause=2.0 ** rule.pause_log2,
@@ -139,8 +140,8 @@ def utterance_prosody(seed: int, voice: Voice, emotion: str, intensity: float,
         tilt_db=voice.tilt_db + rule.tilt_db,
         open_quotient=float(np.clip(voice.open_quotient + rule.oq, 0.3, 0.85)),
         breathiness=float(np.clip(voice.breathiness + rule.breath, 0.0, 0.8)),
-        jitter=voice.jitter * 2.0 ** rule.jitter_log2,
-        shimmer=voice.shimmer * 2.0 ** rule.jitter_log2,
+        jitter=min(0.03, voice.jitter * 2.0 ** rule.jitter_log2),  # 3 %: very rough voice
+        shimmer=min(0.15, voice.shimmer * 2.0 ** rule.jitter_log2),
         tremor_st=max(0.0, rule.tremor_st),
         snr_db=voice.snr_db + float(rng.normal(0.0, 3.0)),
     )

@@ -125,7 +125,8 @@ def _f0_track(tl: _Timeline, pros: UttProsody, n: int, sr: int,
         st += 0.4 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * t + rng.uniform(0, 2 * np.pi))
     if pros.tremor_st > 0:
         st += pros.tremor_st * np.sin(2 * np.pi * rng.uniform(5.0, 7.0) * t)
-    return np.clip(pros.f0_base * 2.0 ** (st / 12.0), 50.0, 0.2 * sr)
+    # 55-650 Hz spans adult speech, shouting and screaming included.
+    return np.clip(pros.f0_base * 2.0 ** (st / 12.0), 55.0, min(650.0, 0.2 * sr))
 
 
 def render(sent: Sentence, voice: Voice, pros: UttProsody, rng: np.random.Generator, sr: int,
@@ -133,7 +134,8 @@ def render(sent: Sentence, voice: Voice, pros: UttProsody, rng: np.random.Genera
     """Synthesize one utterance as float64 samples in [-1, 1]."""
     tl, t_end = _timeline(sent, pros, voice, rng, lead)
     n = int(round((t_end + float(rng.uniform(*trail))) * sr))
-    block = max(1, int(round(0.010 * sr)))  # formant update rate: 10 ms, as in frame-based formant synthesizers
+    # Formants update every 10 ms, the frame rate of classic formant synthesizers.
+    block = max(1, int(round(0.010 * sr)))
     nb = (n + block - 1) // block
 
     # Formant tracks at block rate, scaled by the actor's vocal-tract factor.
