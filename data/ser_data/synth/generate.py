@@ -137,14 +137,19 @@ def _write_metadata(layout: str, root: Path, specs: list[FileSpec], lengths: dic
             (folder / f"{dialog}.txt").write_text(iemocap_label_text(dialog, entries) + "\n")
 
 
-def default_corpus(layout: str = "ravdess", seed: int = 0) -> Path:
-    """The cached default corpus of `layout` (generated on first use, then reused)."""
+def default_corpus(
+    layout: str = "ravdess", seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> Path:
+    """The cached default corpus of `layout` (generated on first use, then reused).
+
+    `progress(done, total)` is only called when the corpus has to be generated.
+    """
     check_actors(layout, None)
     target = user_cache_dir() / "synth" / f"{layout}-seed{seed}-v{SYNTH_VERSION}"
     if target.is_dir() and any(target.iterdir()):
         return target
     try:
-        return generate_corpus(layout, target, seed=seed)
+        return generate_corpus(layout, target, seed=seed, progress=progress)
     except (DataError, OSError):
         # Another process won the race and renamed its complete corpus into place first.
         if target.is_dir() and any(target.iterdir()):

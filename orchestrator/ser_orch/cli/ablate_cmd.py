@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import console, fail, parse_int_list, user_errors
+from .common import StepProgress, console, fail, parse_int_list, user_errors
 
 
 def ablate(
@@ -74,8 +74,8 @@ def run_grid(
         f"grid [bold]{loaded.name}[/]: {count_configs(trials)} configurations, {len(trials)} trials"
         + (" (quick profile)" if quick else "")
     )
-    with console.status("preparing features and folds"):
-        data = plan_trial_data(trials)
+    with StepProgress(console) as progress:
+        data = plan_trial_data(trials, progress)
     for info in data.summary.values():
         console.print(f"data: {info['dataset']} at {info['root']}: {info['utterances']} utterances, {info['features']} cached in {info['cache']}")
         if info["problems"]:

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 
 from ser_data.errors import SerError
@@ -60,3 +61,25 @@ def parse_int_list(text: str | None, option: str) -> list[int] | None:
     except ValueError:
         raise fail(f"{option}: expected integers like 0,1,2 or 0-4, got '{text}'") from None
     return values
+
+
+class StepProgress:
+    """A progress callback `(label, done, total)` that shows one bar per label (corpus, features...)."""
+
+    def __init__(self, out: Console) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=out
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[label], completed=done, total=total)
+
+    def __enter__(self) -> StepProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()

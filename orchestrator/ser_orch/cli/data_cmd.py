@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .common import console, err_console, user_errors
+from .common import StepProgress, console, err_console, user_errors
 
 app = typer.Typer(help="Synthetic corpora, dataset manifests and feature caches.", no_args_is_help=True)
 
@@ -24,13 +24,10 @@ def progress_bar(description: str) -> Progress:
 
 
 def _root_or_default(dataset: str, data_root: Path | None) -> Path:
-    if data_root is not None:
-        return data_root
-    from ser_data.synth import default_corpus
+    from ..runner.data_prep import resolve_root
 
-    with progress_bar(f"generating the built-in synthetic {dataset} corpus") as bar:
-        task = bar.add_task("synth", total=None)
-        return default_corpus(layout=dataset, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    with StepProgress(console) as progress:
+        return resolve_root({"name": dataset, "root": str(data_root) if data_root else None}, progress)
 
 
 @app.command("synth")

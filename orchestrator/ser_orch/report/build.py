@@ -17,6 +17,8 @@ from ..grid import parse_grid
 from ..results.aggregate import ConfigStats, FailedTrial, aggregate, failures_of
 from ..results.records import read_trial_arrays, scan_records
 from ..rundir import open_run_dir
+from ..results.atomic import atomic_write_text
+from .angles import angle_std_table, angle_table, summarise_angles
 from .files import write_report_files
 from .tables import aggregate_table, failures_table, problems_table, summary_table
 
@@ -77,11 +79,18 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
     plot_files = _plots(folder, stats, spec, metrics) if plots else []
     files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None)
+    best = best_config(stats)
+    angles = summarise_angles(scan.records, best.config_id) if best else None
+    if angles is not None:
+        files.append(atomic_write_text(folder / "angles_best.json", json.dumps(angles.to_dict(), indent=2) + "\n"))
     report = BuiltReport(stats, failures, files + plot_files, json.loads((folder / "results.json").read_text()))
     if console is not None:
         console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title))
         if spec.series and spec.x:
             console.print(summary_table(stats, spec.series, spec.x, paper=spec.paper))
+        if angles is not None:
+            console.print(angle_table(angles))
+            console.print(angle_std_table(angles))
         if failures:
             console.print(failures_table(failures))
         if scan.problems:

@@ -26,13 +26,15 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def resolve_root(dataset: dict[str, Any]) -> Path:
-    """The user's corpus folder, or the built-in synthetic corpus in that layout."""
+def resolve_root(dataset: dict[str, Any], progress: Progress | None = None) -> Path:
+    """The user's corpus folder, or the built-in synthetic corpus in that layout (made on first use)."""
     if dataset.get("root"):
         return Path(dataset["root"]).expanduser()
     from ser_data.synth import default_corpus
 
-    return default_corpus(layout=dataset["name"])
+    label = f"synthesising the built-in {dataset['name']} corpus (first use only)"
+    cb = (lambda done, total: progress(label, done, total)) if progress else None
+    return default_corpus(layout=dataset["name"], progress=cb)
 
 
 class TrialData:
@@ -67,7 +69,7 @@ def plan_trial_data(trials: list[dict[str, Any]], progress: Progress | None = No
         ds_key = _key(ds)
         if ds_key not in manifests:
             manifests[ds_key] = load_manifest(
-                ds["name"], resolve_root(ds), label_set=ds.get("label_set"), improvised_only=ds.get("improvised_only")
+                ds["name"], resolve_root(ds, progress), label_set=ds.get("label_set"), improvised_only=ds.get("improvised_only")
             )
         manifest = manifests[ds_key]
         feat = trial["features"]
