@@ -7,22 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
+from . import run_options as opt
 from .common import StepProgress, console, fail, parse_int_list, user_errors
 
 
 def ablate(
     grid: Annotated[Path, typer.Option("--grid", "-g", help="Grid YAML file, e.g. grids/kumar_arch.yaml.")],
-    quick: Annotated[bool, typer.Option("--quick", help="The grid's quick profile: every configuration, fewer folds and epochs.")] = False,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<grid>-<time>).")] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish the trials missing from --out; completed trials are never rerun.")] = False,
-    dataset: Annotated[str | None, typer.Option(help="Override the grid's dataset (ravdess, cremad, iemocap).")] = None,
-    data_root: Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")] = None,
-    folds: Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=0, help="Override the epochs of every training phase.")] = None,
-    cpus_per_trial: Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fractions allowed).")] = 1.0,
-    gpus_per_trial: Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU).")] = 0.0,
-    max_concurrent: Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")] = None,
-    max_failures: Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")] = 1,
+    quick: opt.Quick = False,
+    out: opt.Out = None,
+    resume: opt.Resume = False,
+    dataset: opt.Dataset = None,
+    data_root: opt.DataRoot = None,
+    folds: opt.Folds = None,
+    epochs: opt.Epochs = None,
+    cpus_per_trial: opt.CpusPerTrial = 1.0,
+    gpus_per_trial: opt.GpusPerTrial = 0.0,
+    max_concurrent: opt.MaxConcurrent = None,
+    max_failures: opt.MaxFailures = 1,
 ) -> None:
     """Run every trial of a grid as a Ray Tune trial, then print the fold-aggregated table."""
     run_grid(**locals())

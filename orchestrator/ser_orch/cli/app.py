@@ -7,6 +7,7 @@ import typer
 from . import data_cmd, grid_cmd
 from .ablate_cmd import ablate
 from .report_cmd import report
+from .sweep_cmd import sweep
 
 app = typer.Typer(
     name="ser-orch",
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(grid_cmd.app, name="grid")
 app.command("ablate")(ablate)
+app.command("sweep")(sweep)
 app.command("report")(report)
 
 

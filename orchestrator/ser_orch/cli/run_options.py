@@ -1,0 +1,20 @@
+"""Options shared by `ablate` and `sweep` (one definition, so the two commands cannot drift)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+Quick = Annotated[bool, typer.Option("--quick", help="The grid's quick profile: every configuration, fewer folds and epochs.")]
+Out = Annotated[Path | None, typer.Option(help="Run folder (default runs/<grid>-<time>).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Finish the trials missing from --out; completed trials are never rerun.")]
+Dataset = Annotated[str | None, typer.Option(help="Override the grid's dataset (ravdess, cremad, iemocap).")]
+DataRoot = Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")]
+Folds = Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")]
+Epochs = Annotated[int | None, typer.Option(min=0, help="Override the epochs of every training phase.")]
+CpusPerTrial = Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fractions allowed).")]
+GpusPerTrial = Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU, e.g. 0.25 = 4 trials per GPU).")]
+MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")]
+MaxFailures = Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")]

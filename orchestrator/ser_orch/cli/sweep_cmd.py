@@ -1,0 +1,47 @@
+"""`ser-orch sweep NAME`: run a paper's named sweep (a grid file in grids/) like `ablate`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..sweeps import available_sweeps
+from . import run_options as opt
+from .ablate_cmd import run_grid
+from .common import console, fail
+
+
+def sweep(
+    name: Annotated[str | None, typer.Argument(help="Sweep name; see --list.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Show the named sweeps and their grid files.")] = False,
+    quick: opt.Quick = False,
+    out: opt.Out = None,
+    resume: opt.Resume = False,
+    dataset: opt.Dataset = None,
+    data_root: opt.DataRoot = None,
+    folds: opt.Folds = None,
+    epochs: opt.Epochs = None,
+    cpus_per_trial: opt.CpusPerTrial = 1.0,
+    gpus_per_trial: opt.GpusPerTrial = 0.0,
+    max_concurrent: opt.MaxConcurrent = None,
+    max_failures: opt.MaxFailures = 1,
+) -> None:
+    """Run a named sweep (e.g. `ser-orch sweep margins --quick`); same options as `ablate`."""
+    sweeps = available_sweeps()
+    if list_ or name is None:
+        table = Table(title="Named sweeps")
+        for column in ("name", "grid", "reproduces"):
+            table.add_column(column)
+        for s in sweeps.values():
+            table.add_row(s.name, str(s.grid.relative_to(s.grid.parent.parent)), s.description)
+        console.print(table if sweeps else "no named sweeps available")
+        return
+    if name not in sweeps:
+        raise fail(f"unknown sweep '{name}'; valid sweeps: {', '.join(sweeps) or 'none'}")
+    run_grid(
+        grid=sweeps[name].grid, quick=quick, out=out, resume=resume, dataset=dataset, data_root=data_root,
+        folds=folds, epochs=epochs, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent, max_failures=max_failures,
+    )
