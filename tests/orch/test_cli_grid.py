@@ -28,7 +28,7 @@ def test_show_json_lists_600_kumar_trials():
 def test_show_table_and_quick_counts():
     result = runner.invoke(app, ["grid", "show", str(REPO / "grids" / "kumar_arch.yaml"), "--quick"])
     assert result.exit_code == 0, result.output
-    assert "60 configurations x folds x seeds = 180 trials" in result.output
+    assert "60 configurations x folds x seeds = 120 trials" in result.output
     assert "resnet" in result.output and "kumar_70_30" in result.output
 
 
