@@ -24,6 +24,13 @@ def ablate(
     gpus_per_trial: opt.GpusPerTrial = 0.0,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = 1,
+    slurm: opt.Slurm = None,
+    nodes: opt.Nodes = None,
+    gpus_per_node: opt.GpusPerNode = None,
+    time: opt.TimeLimit = None,
+    partition: opt.Partition = None,
+    wait: opt.Wait = False,
+    dry_run: opt.DryRun = False,
 ) -> None:
     """Run every trial of a grid as a Ray Tune trial, then print the fold-aggregated table."""
     run_grid(**locals())
@@ -43,6 +50,13 @@ def run_grid(
     gpus_per_trial: float = 0.0,
     max_concurrent: int | None = None,
     max_failures: int = 1,
+    slurm: str | None = None,
+    nodes: int | None = None,
+    gpus_per_node: int | None = None,
+    time: str | None = None,
+    partition: str | None = None,
+    wait: bool = False,
+    dry_run: bool = False,
 ) -> None:
     from ..grid import count_configs, expand, load_grid, validate_trials
     from ..report.build import build_report
@@ -75,6 +89,27 @@ def run_grid(
         f"grid [bold]{loaded.name}[/]: {count_configs(trials)} configurations, {len(trials)} trials"
         + (" (quick profile)" if quick else "")
     )
+    resources = Resources(
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        max_concurrent=max_concurrent,
+        max_failures=max_failures,
+    )
+    slurm_plan = None
+    if slurm is None and (dry_run or wait or nodes or gpus_per_node is not None or time or partition):
+        raise fail("--dry-run, --wait, --nodes, --gpus-per-node, --time and --partition need --slurm PROFILE")
+    if slurm is not None:  # every Slurm check happens here, before data is prepared or anything is submitted
+        from ..slurm.submit import describe, plan_submission
+
+        out = out or default_run_path(loaded)  # one path for the plan and the folder made below
+        slurm_plan = plan_submission(
+            slurm, run_path=run.path if run else out, n_trials=len(trials), resources=resources,
+            overrides={"nodes": nodes, "gpus_per_node": gpus_per_node, "time": time, "partition": partition},
+        )
+        if dry_run:
+            describe(slurm_plan, f"ser-orch-{loaded.name}", console)
+            console.print("dry run: nothing was submitted")
+            return
     with StepProgress(console) as progress:
         data = plan_trial_data(trials, progress)
     for info in data.summary.values():
@@ -87,12 +122,15 @@ def run_grid(
     data.attach(trials, run.data_dir)
     console.print(f"run folder: [bold]{run.path}[/]")
 
-    resources = Resources(
-        cpus_per_trial=cpus_per_trial,
-        gpus_per_trial=gpus_per_trial,
-        max_concurrent=max_concurrent,
-        max_failures=max_failures,
-    )
+    if slurm_plan is not None:
+        from ..slurm import status as slurm_status
+        from ..slurm.submit import describe, submit_run
+
+        describe(slurm_plan, f"ser-orch-{loaded.name}", console, script=False)
+        submit_run(slurm_plan, run.path.resolve(), trials, f"ser-orch-{loaded.name}", console)
+        if wait:
+            slurm_status.wait(run.path.resolve(), console)
+        return
     outcome = run_trials(trials, run, resources, console=console)
     if outcome.skipped:
         console.print(f"{outcome.skipped} trial(s) already complete, not rerun")

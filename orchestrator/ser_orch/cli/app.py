@@ -7,6 +7,8 @@ import typer
 from . import data_cmd, grid_cmd
 from .ablate_cmd import ablate
 from .report_cmd import report
+from .status_cmd import status
+from .submit_cmd import submit
 from .sweep_cmd import sweep
 
 app = typer.Typer(
@@ -21,6 +23,8 @@ app.add_typer(grid_cmd.app, name="grid")
 app.command("ablate")(ablate)
 app.command("sweep")(sweep)
 app.command("report")(report)
+app.command("submit")(submit)
+app.command("status")(status)
 
 
 def main() -> None:

@@ -18,3 +18,12 @@ CpusPerTrial = Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fra
 GpusPerTrial = Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU, e.g. 0.25 = 4 trials per GPU).")]
 MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")]
 MaxFailures = Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")]
+
+# Slurm submission (see README "Running on Slurm"); without --slurm the run is local.
+Slurm = Annotated[str | None, typer.Option("--slurm", help="Submit to Slurm with this cluster profile: a name in slurm/ (e.g. local-dev) or a YAML path.")]
+Nodes = Annotated[int | None, typer.Option(min=1, help="With --slurm: override the profile's node count.")]
+GpusPerNode = Annotated[int | None, typer.Option(min=0, help="With --slurm: override the profile's GPUs per node.")]
+TimeLimit = Annotated[str | None, typer.Option("--time", help="With --slurm: override the time limit (HH:MM:SS or minutes).")]
+Partition = Annotated[str | None, typer.Option(help="With --slurm: override the profile's partition.")]
+Wait = Annotated[bool, typer.Option("--wait", help="With --slurm: follow the job until it ends (survives requeues).")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="With --slurm: show what would be submitted (resources, trials, paths, sbatch script); submit nothing.")]

@@ -53,6 +53,7 @@ class PaperEntry(_Strict):
 class ReportSpec(_Strict):
     series: str | None = None
     x: str | None = None
+    y: str | None = Field(None, description="with x: a second axis, plotted as an x-by-y heatmap")
     metrics: list[Literal["wa", "ua"]] = Field(default_factory=lambda: ["wa", "ua"])
     paper: list[PaperEntry] = Field(default_factory=list)
     citation: str = ""

@@ -40,7 +40,7 @@ def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
         raise GridError(source, "task", f"unknown task '{spec.task}'; allowed: {_allowed(task_names())}")
     task = get_task(spec.task)
     axes = axis_values(grid)
-    for key in (spec.report.series, spec.report.x):
+    for key in (spec.report.series, spec.report.x, spec.report.y):
         if key is not None and key not in axes:
             raise GridError(source, "report", f"'{key}' is not a grid axis; axes: {_allowed(list(axes)) or 'none'}")
     for i, entry in enumerate(spec.report.paper):

@@ -46,6 +46,11 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
             written.append(
                 plots.plot_metric_vs_x(stats, spec.x, spec.series, metric, run_dir / f"{metric}_vs_{leaf}.png", paper=spec.paper)
             )
+        if spec.y:
+            for metric in metrics:
+                written.append(
+                    plots.plot_heatmap(stats, spec.x, spec.y, metric, run_dir / f"{metric}_heatmap_{leaf}_{spec.y.rsplit('.', 1)[-1]}.png")
+                )
     best = best_config(stats)
     if best is None:
         return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -42,6 +43,41 @@ def _quiet_ray() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+ATTEMPT_DONE = ".finished"  # marker in tune/attempt-N: its fit() returned; a new attempt starts fresh
+
+
+def _run_trial_once(config: dict[str, Any]) -> None:
+    """The trainable Tune runs: skips a trial whose record says done.
+
+    A restored experiment may still list as running a trial that finished just before the job was
+    preempted; its record decides, so it is never trained (or recorded) twice.
+    """
+    from ray import tune
+
+    from .trainable import run_trial
+
+    record = Path(config["run_dir"]) / "trials" / f"{config['trial']['trial_id']}.json"
+    try:
+        done = json.loads(record.read_text()).get("status") == "done"
+    except (OSError, ValueError):
+        done = False
+    if done:
+        tune.report({"phase": "final", "trial_done": 1, "skipped": 1})
+        return
+    run_trial(config)
+
+
+def _restorable_attempt(storage: Path) -> Path | None:
+    """The latest attempt folder if its fit() never returned (job killed/preempted) and Tune can restore it."""
+    from ray import tune
+
+    attempts = sorted(storage.glob("attempt-*"), key=lambda p: int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit() else -1)
+    if not attempts or (attempts[-1] / ATTEMPT_DONE).exists():
+        return None
+    latest = attempts[-1]
+    return latest if tune.Tuner.can_restore(str(latest)) else None
+
+
 def _one_line_error(error: BaseException | None) -> str:
     cause = getattr(error, "cause", None) or error
     text = str(cause).strip().splitlines()
@@ -55,8 +91,14 @@ def run_trials(
     *,
     console: Console | None = None,
     address: str | None = None,
+    callbacks: list[Any] | None = None,
 ) -> RunOutcome:
-    """Run every trial of `trials` that has no completed record in the run folder."""
+    """Run every trial of `trials` that has no completed record in the run folder.
+
+    If the latest Tune experiment in the run folder was cut short (preemption, requeue, a killed
+    driver), it is restored: finished trials stay finished, running ones resume from their last
+    checkpoint. Trial records, not Tune's state, decide what is complete.
+    """
     done = completed_trial_ids(run.path)
     todo = [t for t in trials if t["trial_id"] not in done]
     skipped = len(trials) - len(todo)
@@ -68,7 +110,6 @@ def run_trials(
     from ray import tune
 
     from .progress import TrialProgress
-    from .trainable import run_trial
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -82,9 +123,11 @@ def run_trials(
         )
         _quiet_ray()
     storage = (run.path / "tune").resolve()
+    # Experiment state saved often: a preempted job loses at most a few seconds of Tune bookkeeping.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
     attempt = len(list(storage.glob("attempt-*"))) if storage.exists() else 0
     trainable = tune.with_resources(
-        run_trial, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial}
+        _run_trial_once, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial}
     )
     param_space = {
         "trial": tune.grid_search(todo),
@@ -93,22 +136,33 @@ def run_trials(
         "checkpoint_every": resources.checkpoint_every,
     }
     progress = TrialProgress(total=len(trials), console=console, already_done=skipped)
-    tuner = tune.Tuner(
-        trainable,
-        param_space=param_space,
-        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=resources.max_concurrent),
-        run_config=tune.RunConfig(
-            name=f"attempt-{attempt}",
-            storage_path=str(storage),
-            verbose=0,
-            callbacks=[progress],
-            failure_config=tune.FailureConfig(max_failures=resources.max_failures),
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-        ),
-    )
+    restore = _restorable_attempt(storage) if storage.exists() else None
+    if restore is not None:
+        tuner = tune.Tuner.restore(str(restore), trainable, resume_unfinished=True, resume_errored=True)
+        run_config = getattr(getattr(tuner, "_local_tuner", None), "get_run_config", lambda: None)()
+        if run_config is not None:  # the pickled callbacks lost their live display; give fresh ones
+            run_config.callbacks = [progress, *(callbacks or [])]
+        if console is not None:
+            console.print(f"restoring the interrupted Tune experiment {restore.name}")
+    else:
+        restore = storage / f"attempt-{attempt}"
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=resources.max_concurrent),
+            run_config=tune.RunConfig(
+                name=restore.name,
+                storage_path=str(storage),
+                verbose=0,
+                callbacks=[progress, *(callbacks or [])],
+                failure_config=tune.FailureConfig(max_failures=resources.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
     try:
         with progress:
             results = tuner.fit()
+        (restore / ATTEMPT_DONE).touch()
     finally:
         if started_here:
             ray.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import socket
 import tempfile
 import time
@@ -44,21 +45,24 @@ def fold_data(trial: dict[str, Any], device: str) -> FoldData:
     fs = _features(trial["data"]["features_path"])
     folds = _folds(trial["data"]["folds_path"])
     f = trial["fold"]
-    x = torch.as_tensor(np.asarray(fs.x, dtype=np.float32))
+    idx = {part: folds[f"{f}/{part}"] for part in ("train", "val", "test")}
     y = torch.as_tensor(np.asarray(fs.y, dtype=np.int64))
+    x = None if fs.is_variable else torch.as_tensor(np.asarray(fs.x, dtype=np.float32))
 
     def part(name: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        idx = folds[f"{f}/{name}"]
-        if idx.size == 0:
+        if idx[name].size == 0:
             return None, None
-        i = torch.as_tensor(idx)
-        return x[i].to(device), y[i].to(device)
+        i = torch.as_tensor(idx[name])
+        return (x[i].to(device) if x is not None else None), y[i].to(device)
 
     x_train, y_train = part("train")
     x_val, y_val = part("val")
     x_test, y_test = part("test")
-    test_ids = [fs.utt_ids[i] for i in folds[f"{f}/test"]]
-    return FoldData(x_train, y_train, x_val, y_val, x_test, y_test, tuple(fs.labels), test_ids)
+    return FoldData(
+        x_train, y_train, x_val, y_val, x_test, y_test, tuple(fs.labels),
+        test_ids=[fs.utt_ids[i] for i in idx["test"]],
+        features=fs, train_idx=idx["train"], val_idx=idx["val"], test_idx=idx["test"],
+    )
 
 
 def pick_device() -> str:
@@ -107,7 +111,7 @@ def run_trial(config: dict[str, Any]) -> None:
             labels=list(data.labels),
             confusion=outcome.confusion,
             extra=outcome.extra,
-            node=socket.gethostname(),
+            node=os.environ.get("SER_ORCH_NODE") or socket.gethostname(),  # Slurm node name when run by a job
             device=device,
         ),
     )

@@ -15,16 +15,23 @@ Reporter = Callable[[dict[str, Any], Callable[[], Any] | None], None]
 
 @dataclass
 class FoldData:
-    """One fold's tensors, already on the trial's device; batches are index slices of these."""
+    """One fold's data. For fixed-size features the x/y tensors are already on the trial's device
+    (batches are index slices of these); for variable-length features (spectrograms, MFCC
+    sequences) x_* are None and the task builds its own tensors (segments, crops) from `features`
+    and the index arrays, once per trial."""
 
-    x_train: Any
+    x_train: Any | None
     y_train: Any
     x_val: Any | None
     y_val: Any | None
-    x_test: Any
+    x_test: Any | None
     y_test: Any
     labels: tuple[str, ...]
     test_ids: list[str] = field(default_factory=list)
+    features: Any = None  # the cached ser_data FeatureSet (read-only, shared by the process)
+    train_idx: np.ndarray | None = None  # rows of `features`
+    val_idx: np.ndarray | None = None
+    test_idx: np.ndarray | None = None
 
 
 @dataclass
