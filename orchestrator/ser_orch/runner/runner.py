@@ -11,6 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
+from ser_data.errors import SerError
+
 from ..results.records import TrialRecord, completed_trial_ids, write_record
 from ..rundir import RunDir
 
@@ -78,6 +80,20 @@ def _restorable_attempt(storage: Path) -> Path | None:
     return latest if tune.Tuner.can_restore(str(latest)) else None
 
 
+class ResourceError(SerError):
+    """Per-trial resources that no node of the Ray cluster can provide (Ray would wait forever)."""
+
+
+def check_capacity(cluster: dict[str, float], resources: Resources) -> None:
+    for name, asked, option in (
+        ("CPU", resources.cpus_per_trial, "--cpus-per-trial"),
+        ("GPU", resources.gpus_per_trial, "--gpus-per-trial"),
+    ):
+        have = float(cluster.get(name, 0.0))
+        if asked > have:
+            raise ResourceError(f"{option} {asked:g}: the Ray cluster has {have:g} {name}(s) in all, so no trial could ever start")
+
+
 def _one_line_error(error: BaseException | None) -> str:
     cause = getattr(error, "cause", None) or error
     text = str(cause).strip().splitlines()
@@ -122,6 +138,12 @@ def run_trials(
             logging_level=logging.ERROR,
         )
         _quiet_ray()
+    try:
+        check_capacity(ray.cluster_resources(), resources)
+    except ResourceError:
+        if started_here:
+            ray.shutdown()
+        raise
     storage = (run.path / "tune").resolve()
     # Experiment state saved often: a preempted job loses at most a few seconds of Tune bookkeeping.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
