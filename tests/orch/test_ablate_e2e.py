@@ -112,3 +112,17 @@ def test_bad_input_exits_2_and_creates_nothing(tmp_path, tiny_grid, old, new, me
     assert message in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_impossible_resources_exit_2_before_anything(tmp_path, tiny_grid):
+    import torch
+
+    out = tmp_path / "run"
+    if torch.cuda.device_count() == 0:
+        result = runner.invoke(app, ["ablate", "--grid", str(tiny_grid), "--out", str(out), "--gpus-per-trial", "0.25"])
+        assert result.exit_code == 2
+        assert "--gpus-per-trial 0.25: the Ray cluster has 0 GPU(s) in all" in result.output
+        assert not out.exists()
+    result = runner.invoke(app, ["ablate", "--grid", str(tiny_grid), "--out", str(out), "--cpus-per-trial", "999"])
+    assert result.exit_code == 2 and "--cpus-per-trial 999" in result.output
+    assert not out.exists()

@@ -110,6 +110,10 @@ def run_grid(
             describe(slurm_plan, f"ser-orch-{loaded.name}", console)
             console.print("dry run: nothing was submitted")
             return
+    else:  # local Ray: refuse requests this machine can never meet, before any work or folder
+        from ..runner.runner import check_capacity, local_capacity
+
+        check_capacity(local_capacity(), resources)
     with StepProgress(console) as progress:
         data = plan_trial_data(trials, progress)
     for info in data.summary.values():

@@ -84,6 +84,13 @@ class ResourceError(SerError):
     """Per-trial resources that no node of the Ray cluster can provide (Ray would wait forever)."""
 
 
+def local_capacity() -> dict[str, float]:
+    """What a local Ray cluster started by run_trials would have."""
+    import torch
+
+    return {"CPU": float(os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
+
+
 def check_capacity(cluster: dict[str, float], resources: Resources) -> None:
     for name, asked, option in (
         ("CPU", resources.cpus_per_trial, "--cpus-per-trial"),
