@@ -2,6 +2,7 @@
 
 from .base import Loss
 from .cross_entropy import CrossEntropy
+from .emotion_triplet import MIKELS_WHEEL, POLARITY_MAPS, EmotionTripletLoss, PolarityMapError
 from .distances import paired_distance, pairwise_distance
 from .mining import (
     HardTripletMiner,
@@ -17,6 +18,10 @@ __all__ = [
     "Loss",
     "CrossEntropy",
     "TripletLoss",
+    "EmotionTripletLoss",
+    "PolarityMapError",
+    "MIKELS_WHEEL",
+    "POLARITY_MAPS",
     "WeightedSum",
     "TripletMiner",
     "RandomTripletMiner",
