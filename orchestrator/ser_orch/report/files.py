@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
-from ser_orch.report.paper import ReportSpec, paper_value
-from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, summary_rows
+from ser_orch.report.paper import PaperEntry, ReportSpec, paper_value
+from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, paper_stats, summary_rows
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
 from ser_orch.results.atomic import atomic_write_text
 
@@ -55,6 +55,8 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
         header += [f"{m}_{f}" for f in (*_STAT_FIELDS, "n")]
     header += ["n", "expected", "failed", "missing", "folds", "seeds", "best"]
     header += [f"paper_{m}_pct" for m in paper_metrics]
+    spread = paper_stats([PaperEntry.from_any(e) for e in spec.paper])
+    header += [f"paper_{f}_pct" for f in spread]
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -76,6 +78,7 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
             int(s.config_id in best),
         ]
         row += [_csv_num(paper_value(spec.paper, s.axes, m)) for m in paper_metrics]
+        row += [_csv_num(paper_value(spec.paper, s.axes, f)) for f in spread]
         writer.writerow(row)
     return out.getvalue()
 

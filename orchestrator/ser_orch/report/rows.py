@@ -39,6 +39,14 @@ def _paper_metrics(paper: Sequence[PaperEntry], metrics: Sequence[str]) -> list[
     return [m for m in metrics if any(m in e.values for e in paper)]
 
 
+PAPER_STATS = ("min", "max", "std")
+
+
+def paper_stats(paper: Sequence[PaperEntry]) -> list[str]:
+    """The paper's spread figures (min/max/std over folds, of its main metric) that some entry gives."""
+    return [f for f in PAPER_STATS if any(f in e.values for e in paper)]
+
+
 def aggregate_rows(
     stats: Sequence[ConfigStats],
     *,
@@ -62,6 +70,10 @@ def aggregate_rows(
     for m in paper_metrics:
         headers.append(f"paper {metric_name(m)}")
         numeric.append(True)
+    spread = paper_stats(entries)
+    for f in spread:
+        headers.append(f"paper {f}")
+        numeric.append(True)
 
     best_ids = {s.config_id for s in best_per_series(stats, series_key, best_metric).values()}
     rows: list[list[str]] = []
@@ -72,6 +84,7 @@ def aggregate_rows(
             row += [pct(getattr(ms, f) if ms and ms.n else None) for f in _STAT_FIELDS]
         row.append(s.count_text())
         row += [paper_pct(paper_value(entries, s.axes, m)) for m in paper_metrics]
+        row += [paper_pct(paper_value(entries, s.axes, f)) for f in spread]
         rows.append(row)
     return TableRows(headers, rows, [s.config_id in best_ids for s in stats], numeric)
 

@@ -107,6 +107,23 @@ def _one_line_error(error: BaseException | None) -> str:
     return f"{type(cause).__name__}: {text[-1] if text else ''}".strip()
 
 
+def _prepare_task(todo: list[dict[str, Any]], run: RunDir, console: Console | None, started_here: bool) -> None:
+    """A task's optional stage before its trials (e.g. Mocanu's Ray Train pre-training), once per run."""
+    from ..tasks import get_task
+
+    prepare = getattr(get_task(todo[0]["task"]), "prepare", None)
+    if prepare is None:
+        return
+    try:
+        prepare(todo, run.path, console=console)
+    except BaseException:
+        if started_here:
+            import ray
+
+            ray.shutdown()
+        raise
+
+
 def run_trials(
     trials: list[dict[str, Any]],
     run: RunDir,
@@ -151,6 +168,7 @@ def run_trials(
         if started_here:
             ray.shutdown()
         raise
+    _prepare_task(todo, run, console, started_here)
     storage = (run.path / "tune").resolve()
     # Experiment state saved often: a preempted job loses at most a few seconds of Tune bookkeeping.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")

@@ -8,8 +8,9 @@ from .base import FoldData, Reporter, Task, TaskConfigError, TrialOutcome
 def _registry() -> dict[str, Task]:
     # Imported lazily: the tasks pull in torch and the model zoo.
     from .kumar import KumarTask
+    from .mocanu import MocanuTask
 
-    return {t.name: t for t in (KumarTask(),)}
+    return {t.name: t for t in (KumarTask(), MocanuTask())}
 
 
 def task_names() -> list[str]:

@@ -56,6 +56,10 @@ class Task(Protocol):
         self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None
     ) -> TrialOutcome: ...
 
+    # Optional: `prepare(trials, run_dir, console=None) -> None` runs once in the driver after Ray
+    # is initialised and before the Tune trials (a shared stage, e.g. Mocanu's Ray Train
+    # pre-training); it may add paths under each trial's "data" section.
+
 
 class TaskConfigError(ValueError):
     """A trial config the task cannot run; `key` is the dotted grid key at fault."""
