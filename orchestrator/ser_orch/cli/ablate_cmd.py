@@ -104,7 +104,7 @@ def run_grid(
         out = out or default_run_path(loaded)  # one path for the plan and the folder made below
         slurm_plan = plan_submission(
             slurm, run_path=run.path if run else out, n_trials=len(trials), resources=resources,
-            overrides={"nodes": nodes, "gpus_per_node": gpus_per_node, "time": time, "partition": partition},
+            overrides={"nodes": nodes, "gpus_per_node": gpus_per_node, "time": time, "partition": partition}, dry_run=dry_run,
         )
         if dry_run:
             describe(slurm_plan, f"ser-orch-{loaded.name}", console)

@@ -60,11 +60,24 @@ def _port_free(port: int) -> bool:
             return False
 
 
-def free_port_range(size: int = 200, low: int = 20000, high: int = 60000, tries: int = 50) -> tuple[int, int]:
-    """A random block of `size` free ports for Ray's workers (the default 10002-19999 is shared by every job)."""
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port_range(size: int = 200, tries: int = 50) -> tuple[int, int]:
+    """A random block of `size` free ports for Ray's workers (the default 10002-19999 is shared by every job).
+
+    Taken outside the kernel's ephemeral range, where `free_ports` finds the single ports, so the two never overlap.
+    """
+    eph_low, eph_high = _ephemeral_range()
+    low, high = (20000, eph_low) if eph_low - 20000 >= 4 * size else (eph_high + 1, 65535)
     for _ in range(tries):
         start = random.randrange(low, high - size)
-        if all(_port_free(p) for p in range(start, start + size, 7)):  # a sample: cheap, and Ray retries a busy port
+        if all(_port_free(p) for p in range(start, start + size, 7)):  # a sample: cheap; a clash needs two jobs picking overlapping blocks
             return start, start + size - 1
     raise RayClusterError(f"no free block of {size} ports in {low}-{high} on {socket.gethostname()}")
 
@@ -140,6 +153,10 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _ignore_usr2() -> None:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)  # inherited through exec by all of Ray's processes
 
 
 @dataclass
@@ -254,7 +271,10 @@ class RayNode:
             self._command(head_address),
             env={**os.environ, **self.env},
             stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # our own process group: signals to the task do not hit Ray first
+            start_new_session=True,
+            # Slurm sends USR2 to every process of the step before preemption/time limit; it is
+            # meant for submitit's handler in the task, and would kill Ray (default action) first.
+            preexec_fn=_ignore_usr2,
         )
 
     def log_tail(self, lines: int = 5) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -80,9 +81,12 @@ def plan_submission(
     n_trials: int,
     resources: Resources,
     overrides: dict[str, Any] | None = None,
-    check_cluster: bool = True,
+    dry_run: bool = False,
 ) -> SlurmPlan:
-    """Validate everything a submission needs; nothing is created or submitted."""
+    """Validate everything a submission needs; nothing is created or submitted.
+
+    A dry run away from any Slurm cluster (no `sinfo`) still shows the plan, without the capacity check.
+    """
     profile = load_profile(profile_name, **(overrides or {}))
     if resources.cpus_per_trial > profile.cpus_per_node:
         raise SlurmError(f"--cpus-per-trial {resources.cpus_per_trial:g} is more than the {profile.cpus_per_node} CPU(s) per node of profile {profile.name}")
@@ -90,7 +94,7 @@ def plan_submission(
         raise SlurmError(f"--gpus-per-trial {resources.gpus_per_trial:g} but profile {profile.name} has {profile.gpus_per_node} GPU(s) per node")
     run_path = run_path.expanduser().resolve()
     _check_writable(run_path)
-    partition = check_capacity(profile) if check_cluster else profile.partition
+    partition = profile.partition if dry_run and shutil.which("sinfo") is None else check_capacity(profile)
     resources = Resources(**{**asdict(resources), "num_cpus": None, "num_gpus": None})
     return SlurmPlan(profile, partition, run_path, n_trials, resources)
 
