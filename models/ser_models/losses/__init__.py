@@ -1,6 +1,7 @@
 """Composable losses: every loss is ``loss(output: ModelOutput, y) -> scalar tensor``."""
 
 from .base import Loss
+from .contrastive import ContrastiveLoss
 from .cross_entropy import CrossEntropy
 from .emotion_triplet import MIKELS_WHEEL, POLARITY_MAPS, EmotionTripletLoss, PolarityMapError
 from .distances import paired_distance, pairwise_distance
@@ -11,6 +12,7 @@ from .mining import (
     TripletMiner,
     make_miner,
 )
+from .pool_mining import RandomPoolMiner
 from .triplet import TripletLoss
 from .weighted_sum import WeightedSum
 
@@ -28,6 +30,8 @@ __all__ = [
     "SemiHardTripletMiner",
     "HardTripletMiner",
     "make_miner",
+    "ContrastiveLoss",
+    "RandomPoolMiner",
     "paired_distance",
     "pairwise_distance",
 ]
