@@ -8,9 +8,11 @@ from .base import FoldData, Reporter, Task, TaskConfigError, TrialOutcome
 def _registry() -> dict[str, Task]:
     # Imported lazily: the tasks pull in torch and the model zoo.
     from .kumar import KumarTask
+    from .lian import LianTask
+    from .liu import LiuTask
     from .mocanu import MocanuTask
 
-    return {t.name: t for t in (KumarTask(), MocanuTask())}
+    return {t.name: t for t in (KumarTask(), LiuTask(), LianTask(), MocanuTask())}
 
 
 def task_names() -> list[str]:
