@@ -66,6 +66,12 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
+def _other_axes(s: ConfigStats, x_key: str) -> str | None:
+    """Without a series key, one line per combination of the other axes (None when x is the only axis)."""
+    rest = [f"{_short(k)}={format_axis_value(v)}" for k, v in s.axes.items() if k != x_key]
+    return ", ".join(rest) or None
+
+
 def plot_metric_vs_x(
     stats: Sequence[ConfigStats],
     x_key: str,
@@ -85,7 +91,7 @@ def plot_metric_vs_x(
     series: dict[Hashable, list[ConfigStats]] = {}
     for s in stats:
         if x_key in s.axes:
-            key = None if series_key is None else format_axis_value(s.axes.get(series_key))
+            key = _other_axes(s, x_key) if series_key is None else format_axis_value(s.axes.get(series_key))
             series.setdefault(key, []).append(s)
 
     all_x = sorted({s.axes[x_key] for group in series.values() for s in group}, key=axis_sort_key)
