@@ -45,8 +45,15 @@ def test_ablate_wait_runs_on_both_nodes_and_survives_preemption(tmp_path, make_g
         # Preemption as Slurm does it: USR2 to the job's tasks; submitit checkpoints and requeues.
         subprocess.run(["scancel", "--signal=USR2", jid], check=True)
         wait_for(lambda: int(slurm_state(jid).get("Restarts", "0")) >= 1, 60, "the job to be requeued")
-        # Slurm holds a requeued job back for a while (BeginTime); let it start again now.
-        subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], check=False)
+
+        def restarted() -> bool:
+            # Slurm holds a requeued job back for about two minutes (BeginTime); let it start now.
+            state = slurm_state(jid).get("JobState")
+            if state == "PENDING":
+                subprocess.run(["scontrol", "update", f"JobId={jid}", "StartTime=now"], capture_output=True)
+            return state == "RUNNING"
+
+        wait_for(restarted, 60, "the requeued job to run again", poll=1)
         output, _ = proc.communicate(timeout=240)
     finally:
         if proc.poll() is None:

@@ -85,7 +85,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
             rank=env.global_rank,
             node=node,
             files=files,
-            temp_dir=short_temp_dir(f"{env.job_id}r{restart}n{env.global_rank}"),
+            temp_dir=short_temp_dir(f"{env.job_id}r{restart}n{env.global_rank}", str(env.job_id)),
             num_cpus=int(os.environ.get("SLURM_CPUS_ON_NODE") or os.environ.get("SLURM_CPUS_PER_TASK") or 1),
             num_gpus=_allocated_gpus(),
             object_store_mb=self.object_store_mb,
@@ -128,6 +128,9 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
             result = {"tag": tag, **asdict(outcome)}
             _append_jsonl(events, {"time": time.time(), "event": "finished", **result})
             return result
+        except SystemExit as exc:  # submitit leaves this way after requeueing on USR2
+            _append_jsonl(events, {"time": time.time(), "event": "interrupted", "tag": tag, "code": str(exc.code)})
+            raise
         except BaseException as exc:
             _append_jsonl(events, {"time": time.time(), "event": "error", "tag": tag, "error": f"{type(exc).__name__}: {exc}"})
             raise

@@ -82,11 +82,29 @@ def free_port_range(size: int = 200, tries: int = 50) -> tuple[int, int]:
     raise RayClusterError(f"no free block of {size} ports in {low}-{high} on {socket.gethostname()}")
 
 
-def short_temp_dir(job_tag: str) -> Path:
+def _remove_stale_temp_dirs(base: Path, job_id: str) -> None:
+    """Temp dirs of this user's earlier jobs that were killed (requeue, scancel) before cleaning up."""
+    live = set(job_id.split())
+    try:
+        out = subprocess.run(["squeue", "-h", "-u", str(os.getuid()), "-o", "%A"], capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            return
+        live |= set(out.stdout.split())
+    except (OSError, subprocess.SubprocessError):
+        return
+    for path in base.glob("sor-*r*n*"):
+        m = re.fullmatch(r"sor-(\d+)r\d+n\d+", path.name)
+        if m and m.group(1) not in live and path.stat().st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def short_temp_dir(job_tag: str, job_id: str | None = None) -> Path:
     """Ray puts Unix sockets under its temp dir; their paths must stay under 107 bytes."""
     base = Path(os.environ.get("TMPDIR") or "/tmp")
     if len(str(base)) > 40:
         base = Path("/tmp")
+    if job_id is not None:
+        _remove_stale_temp_dirs(base, job_id)
     path = base / f"sor-{job_tag}"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path

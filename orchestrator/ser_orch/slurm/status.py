@@ -102,7 +102,9 @@ def job_status(run_dir: Path) -> JobStatus:
     for r in records:
         if r.done and r.node:
             nodes_used[r.node] = nodes_used.get(r.node, 0) + 1
-    errors = [e["error"] for e in events if e.get("event") == "error"]
+    # Only errors of the latest attempt: an attempt that failed before a successful requeue is history.
+    starts = [i for i, e in enumerate(events) if e.get("event") == "cluster"]
+    errors = [e["error"] for e in events[starts[-1] if starts else 0:] if e.get("event") == "error"]
     return JobStatus(
         job_id=job["job_id"],
         state=state,
