@@ -27,8 +27,15 @@ def sweep(
     gpus_per_trial: opt.GpusPerTrial = 0.0,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = 1,
+    slurm: opt.Slurm = None,
+    nodes: opt.Nodes = None,
+    gpus_per_node: opt.GpusPerNode = None,
+    time: opt.TimeLimit = None,
+    partition: opt.Partition = None,
+    wait: opt.Wait = False,
+    dry_run: opt.DryRun = False,
 ) -> None:
-    """Run a named sweep (e.g. `ser-orch sweep margins --quick`); same options as `ablate`."""
+    """Run a named sweep (e.g. `ser-orch sweep margins --quick`); same options as `ablate`, Slurm included."""
     sweeps = available_sweeps()
     if list_ or name is None:
         table = Table(title="Named sweeps")
@@ -43,5 +50,6 @@ def sweep(
     run_grid(
         grid=sweeps[name].grid, quick=quick, out=out, resume=resume, dataset=dataset, data_root=data_root,
         folds=folds, epochs=epochs, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-        max_concurrent=max_concurrent, max_failures=max_failures,
+        max_concurrent=max_concurrent, max_failures=max_failures, slurm=slurm, nodes=nodes,
+        gpus_per_node=gpus_per_node, time=time, partition=partition, wait=wait, dry_run=dry_run,
     )
