@@ -44,16 +44,7 @@ def test_sweep_runs_its_grid_like_ablate(tmp_path, monkeypatch, tiny_grid):
     assert (out / "results.csv").exists()
 
 
-def test_sweep_takes_the_slurm_options_and_dry_runs(tmp_path, monkeypatch, tiny_grid):
-    # --dry-run only plans: it needs no Slurm daemon and submits nothing.
-    folder = tmp_path / "grids"
-    folder.mkdir()
-    (folder / "liu_alpha.yaml").write_text(tiny_grid.read_text())
-    monkeypatch.setattr(sweeps, "grids_dir", lambda: folder)
-    out = tmp_path / "run"
-    result = runner.invoke(app, ["sweep", "alpha", "--quick", "--slurm", "local-dev", "--dry-run", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "dry run: nothing was submitted" in result.output
-    assert not out.exists()
+
+def test_sweep_slurm_only_options_need_slurm():
     result = runner.invoke(app, ["sweep", "alpha", "--nodes", "2"])
     assert result.exit_code == 2 and "need --slurm PROFILE" in result.output

@@ -78,6 +78,21 @@ def test_dry_run_shows_the_plan_and_submits_nothing(tmp_path, make_grid, slurm_c
 
 
 @pytest.mark.slurm
+def test_sweep_dry_run_goes_through_the_same_slurm_path(tmp_path, make_grid, slurm_cluster, monkeypatch):
+    from ser_orch import sweeps
+
+    folder = tmp_path / "grids"
+    folder.mkdir()
+    (folder / "liu_alpha.yaml").write_text(make_grid().read_text())
+    monkeypatch.setattr(sweeps, "grids_dir", lambda: folder)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["sweep", "alpha", "--slurm", "local-dev", "--dry-run", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "trials 4" in result.output and "nothing was submitted" in result.output
+    assert not out.exists() and not jobs_in_queue()
+
+
+@pytest.mark.slurm
 @pytest.mark.parametrize(
     "args, message",
     [
