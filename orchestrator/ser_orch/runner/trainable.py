@@ -65,6 +65,17 @@ def fold_data(trial: dict[str, Any], device: str) -> FoldData:
     )
 
 
+def tune_scalars(info: dict[str, Any]) -> dict[str, Any]:
+    """Tune results must be flat scalars: keep numbers, strings and flags; numpy scalars -> Python."""
+    out: dict[str, Any] = {}
+    for key, value in info.items():
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        if isinstance(value, (int, float, str, bool)):
+            out[key] = value
+    return out
+
+
 def pick_device() -> str:
     return "cuda" if torch.cuda.is_available() and torch.cuda.device_count() > 0 else "cpu"
 
@@ -90,7 +101,8 @@ def run_trial(config: dict[str, Any]) -> None:
     every = max(1, int(config.get("checkpoint_every", 10)))
     start = time.perf_counter()
 
-    def report(metrics: dict[str, Any], state_fn: Any) -> None:
+    def report(info: dict[str, Any], state_fn: Any) -> None:
+        metrics = tune_scalars(info)
         epoch = int(metrics.get("global_epoch", 0))
         if state_fn is not None and epoch % every == 0:
             with tempfile.TemporaryDirectory() as folder:

@@ -122,7 +122,7 @@ class KumarTask:
         val = (data.x_val, data.y_val) if data.x_val is not None else None
         result = train_kumar(
             model, (data.x_train, data.y_train), val, settings, device=device,
-            on_epoch=lambda info, state_fn: report(_scalars(info), state_fn), resume_state=resume_state,
+            on_epoch=report, resume_state=resume_state,
         )
         ev = evaluate_kumar(model, (data.x_train, data.y_train), (data.x_test, data.y_test))
         metrics = {
@@ -150,8 +150,3 @@ class KumarTask:
             y_pred=np.asarray(ev["test_pred"]),
         )
 
-
-def _scalars(info: dict[str, Any]) -> dict[str, Any]:
-    # Tune results must be flat scalars.
-    return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in info.items()
-            if isinstance(v, (int, float, str, bool, np.floating, np.integer))}

@@ -23,7 +23,7 @@ import torch
 
 from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
 from .seqtools import (
-    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, scalars, sequences,
+    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, sequences,
 )
 
 LOSS_KEYS = ("lambda", "type", "margin", "position", "loader", "aux_task", "aux_weight")
@@ -189,8 +189,8 @@ class LianTask:
                 n_seen += len(idx)
             epoch_loss = total / max(1, n_seen)
             sched.step(epoch_loss)  # halve the lr when the training loss stops decreasing
-            report(scalars({"epoch": epoch, "global_epoch": epoch, "loss": epoch_loss,
-                            "lr": opt.param_groups[0]["lr"], "pairs": len(first)}), None)
+            report({"epoch": epoch, "global_epoch": epoch, "loss": epoch_loss,
+                    "lr": opt.param_groups[0]["lr"], "pairs": len(first)}, None)
 
         probs_avg, emb_avg = predict_scores(model, torch.as_tensor(x_avg, device=device))
         pred_avg = utterance_average(probs_avg, own, len(y_te)).argmax(axis=1)

@@ -18,7 +18,7 @@ import torch
 
 from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
 from .seqtools import (
-    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, scalars, sequences,
+    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, sequences,
 )
 
 LOSS_KEYS = ("alpha", "margin", "triplet_pool", "selection")
@@ -151,8 +151,8 @@ class LiuTask:
                 opt.step()
                 total += float(loss.detach()) * len(idx)
                 correct += int((out.logits.argmax(1) == yt[idx]).sum())
-            report(scalars({"epoch": epoch, "global_epoch": epoch, "loss": total / len(yt),
-                            "train_acc": correct / len(yt)}), None)
+            report({"epoch": epoch, "global_epoch": epoch, "loss": total / len(yt),
+                    "train_acc": correct / len(yt)}, None)
 
         probs, emb = predict_scores(model, torch.as_tensor(x_te, device=device))
         utt_probs = utterance_average(probs, own_te, len(y_te))

@@ -267,7 +267,7 @@ class MocanuTask:
         sel = lambda k: ([seqs[i] for i in part[k]], y_all[part[k]])  # noqa: E731
         val = sel("val") if part["val"].size else None
         result = train_mocanu(model, loss_fn, sel("train"), val, settings, device=device,
-                              on_epoch=lambda info, state_fn: report(info, state_fn), resume_state=resume_state)  # fmt: skip
+                              on_epoch=report, resume_state=resume_state)  # fmt: skip
 
         test_seqs, y_test = sel("test")
         test_emb, test_logits = embed_sequences(model, test_seqs, device)

@@ -85,11 +85,6 @@ def predict_scores(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 25
     return torch.cat(probs).numpy(), torch.cat(embs).numpy()
 
 
-def scalars(info: dict[str, Any]) -> dict[str, Any]:
-    return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in info.items()
-            if isinstance(v, (int, float, str, bool, np.floating, np.integer))}
-
-
 def metrics_of(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> tuple[float, float, list[list[int]]]:
     from ser_models.metrics import confusion, unweighted_accuracy, weighted_accuracy
 
