@@ -22,7 +22,7 @@ quick:
   folds: [0]
 report:
   series: train.strategy
-  per_series: true
+  per_config: true
   paper:
     - {{where: {{train.strategy: S1}}, wa: 67.94, min: 63.95, max: 70.48, std: 2.33, source: "Table 2"}}
 """

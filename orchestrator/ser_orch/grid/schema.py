@@ -57,7 +57,7 @@ class ReportSpec(_Strict):
     metrics: list[Literal["wa", "ua"]] = Field(default_factory=lambda: ["wa", "ua"])
     paper: list[PaperEntry] = Field(default_factory=list)
     citation: str = ""
-    per_series: bool = Field(False, description="also a confusion matrix and a t-SNE of the best configuration of each series value")
+    per_config: bool = Field(False, description="also a confusion matrix and a t-SNE for every configuration")
 
 
 class GridSpec(_Strict):

@@ -51,47 +51,33 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
                 written.append(
                     plots.plot_heatmap(stats, spec.x, spec.y, metric, run_dir / f"{metric}_heatmap_{leaf}_{spec.y.rsplit('.', 1)[-1]}.png")
                 )
-    if getattr(spec, "per_series", False) and spec.series:
-        written += _per_series_plots(run_dir, stats, spec.series)
+    if getattr(spec, "per_config", False):  # e.g. softmax vs triplet vs emotion loss side by side
+        for config in stats:
+            written += _config_plots(run_dir, config, config.config_id.replace("/", "_").replace(" ", "_"))
     best = best_config(stats)
-    if best is None:
-        return written
-    if best.confusion is not None:
-        written.append(
-            plots.plot_confusion(
-                best.confusion, best.labels, run_dir / "confusion_best.png",
-                f"{best.config_id}: confusion summed over {best.confusion_n} run(s), row-normalised",
-            )
-        )
-    for run in best.runs:  # t-SNE of the first run of the best configuration that kept its embeddings
-        arrays = read_trial_arrays(run_dir, run.trial_id)
-        if arrays and "embeddings" in arrays and "y_true" in arrays:
-            written.append(
-                plots.plot_tsne(arrays["embeddings"], arrays["y_true"], best.labels, run_dir / "tsne_best.png", seed=0)
-            )
-            break
+    if best is not None:
+        written += _config_plots(run_dir, best, "best")
     return written
 
 
-def _per_series_plots(run_dir: Path, stats: list[ConfigStats], series: str) -> list[Path]:
-    """Confusion matrix and t-SNE of the best configuration of each series value (e.g. per
-    strategy: softmax vs triplet vs emotion loss side by side)."""
+def _config_plots(run_dir: Path, config: ConfigStats, tag: str) -> list[Path]:
+    """Confusion matrix (summed over the configuration's runs) and t-SNE of its first run's test
+    embeddings, as confusion_<tag>.png and tsne_<tag>.png."""
     from . import plots
-    from .format import format_axis_value
-    from ..results.aggregate import best_per_series
 
     written: list[Path] = []
-    leaf = series.rsplit(".", 1)[-1]
-    for value, best in best_per_series(stats, series, "wa").items():
-        tag = f"{leaf}={format_axis_value(value)}".replace("/", "_").replace(" ", "_")
-        if best.confusion is not None:
-            written.append(plots.plot_confusion(best.confusion, best.labels, run_dir / f"confusion_{tag}.png",
-                                                f"{best.config_id}: confusion summed over {best.confusion_n} run(s), row-normalised"))  # fmt: skip
-        for run in best.runs:
-            arrays = read_trial_arrays(run_dir, run.trial_id)
-            if arrays and "embeddings" in arrays and "y_true" in arrays:
-                written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], best.labels, run_dir / f"tsne_{tag}.png", seed=0))
-                break
+    if config.confusion is not None:
+        written.append(
+            plots.plot_confusion(
+                config.confusion, config.labels, run_dir / f"confusion_{tag}.png",
+                f"{config.config_id}: confusion summed over {config.confusion_n} run(s), row-normalised",
+            )
+        )
+    for run in config.runs:  # the first run that kept its embeddings
+        arrays = read_trial_arrays(run_dir, run.trial_id)
+        if arrays and "embeddings" in arrays and "y_true" in arrays:
+            written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], config.labels, run_dir / f"tsne_{tag}.png", seed=0))
+            break
     return written
 
 
