@@ -283,6 +283,7 @@ class RayNode:
         return cmd
 
     def start(self, head_address: str | None = None) -> None:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)  # stop() removes it; a restart needs it back
         self.env = self.ray_env()
         log = (self.temp_dir / "ray-start.log").open("ab")
         self.proc = subprocess.Popen(
@@ -348,6 +349,9 @@ def wait_for_nodes(files: ClusterFiles, nodes: list[str], timeout_s: float) -> f
         time.sleep(0.5)
 
 
+MAX_JOIN_RESTARTS = 2
+
+
 def run_worker(rank: int, node: RayNode, join_timeout_s: float) -> None:
     """Ranks > 0: wait for the head address, join with `ray start --block`, leave when rank 0 says stop."""
     files = node.files
@@ -365,14 +369,24 @@ def run_worker(rank: int, node: RayNode, join_timeout_s: float) -> None:
             time.sleep(0.5)
     node.start(head_address=head["address"])
     files.write(files.node(rank), {"node": node.node, "state": "started", "pid": node.proc.pid if node.proc else None})
+    restarts = 0
     try:
         while not files.stop.exists():
             if node.proc is not None and node.proc.poll() is not None:
                 reason = f"ray start exited with code {node.proc.returncode}: {node.log_tail()}"
+                if files.stop.exists():
+                    return
+                # A raylet can time out while starting on a busy node (seen right after a requeue):
+                # try again while the join timeout lasts, then fail the job naming the node.
+                if restarts < MAX_JOIN_RESTARTS and time.monotonic() < deadline:
+                    restarts += 1
+                    files.write(files.node(rank), {"node": node.node, "state": "restarting", "reason": reason})
+                    node.stop()
+                    time.sleep(2)
+                    node.start(head_address=head["address"])
+                    continue
                 files.write(files.node(rank), {"node": node.node, "state": "failed", "reason": reason})
-                if not files.stop.exists():
-                    raise RayClusterError(f"{node.node}: {reason}")
-                return
+                raise RayClusterError(f"{node.node}: {reason}")
             time.sleep(1)
     finally:
         node.stop()
