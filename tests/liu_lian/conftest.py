@@ -8,9 +8,5 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tiny_iemocap(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ser_data.synth import generate_corpus
-
-    root = tmp_path_factory.mktemp("iemocap") / "IEMOCAP"
-    generate_corpus("iemocap", root, actors=4, seed=5)
-    return root
+def tiny_iemocap(synth_corpus) -> Path:  # type: ignore[no-untyped-def]
+    return synth_corpus("iemocap", actors=4, seed=5)

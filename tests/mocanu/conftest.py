@@ -10,12 +10,8 @@ from mocanu_tiny_grid import TINY
 
 
 @pytest.fixture(scope="session")
-def mocanu_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ser_data.synth import generate_corpus
-
-    root = tmp_path_factory.mktemp("mocanu") / "ravdess"
-    generate_corpus("ravdess", root, actors=3, seed=5)
-    return root
+def mocanu_corpus(synth_corpus) -> Path:  # type: ignore[no-untyped-def]
+    return synth_corpus("ravdess", actors=3, seed=5)
 
 
 @pytest.fixture()

@@ -29,13 +29,9 @@ report:
 
 
 @pytest.fixture(scope="session")
-def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_corpus(synth_corpus) -> Path:  # type: ignore[no-untyped-def]
     """A 2-actor RAVDESS-layout corpus (120 real WAV files) from the project's own generator."""
-    from ser_data.synth import generate_corpus
-
-    root = tmp_path_factory.mktemp("corpus") / "ravdess"
-    generate_corpus("ravdess", root, actors=2, seed=3)
-    return root
+    return synth_corpus("ravdess", actors=2, seed=3)
 
 
 @pytest.fixture()

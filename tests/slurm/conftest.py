@@ -58,12 +58,8 @@ def slurm_cluster() -> None:
 
 
 @pytest.fixture(scope="session")
-def slurm_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from ser_data.synth import generate_corpus
-
-    root = tmp_path_factory.mktemp("slurm-corpus") / "ravdess"
-    generate_corpus("ravdess", root, actors=2, seed=3)
-    return root
+def slurm_corpus(synth_corpus) -> Path:  # type: ignore[no-untyped-def]
+    return synth_corpus("ravdess", actors=2, seed=3)
 
 
 @pytest.fixture()
