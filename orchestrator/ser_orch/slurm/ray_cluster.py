@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..results.atomic import atomic_write_text
 from .errors import RayClusterError
 
 NODE_RESOURCE_PREFIX = "ser_orch_node_"
@@ -203,9 +204,7 @@ class ClusterFiles:
         return self.folder / f"node-{rank}.json"
 
     def write(self, path: Path, data: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(path)
+        atomic_write_text(path, json.dumps(data))
 
     def read(self, path: Path) -> dict[str, Any] | None:
         try:
