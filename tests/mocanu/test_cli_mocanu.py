@@ -56,6 +56,7 @@ BAD = [
     ("alpha: 0.1,", "alpha: 0,", "loss.alpha"),
     ("beta: 0.15}", "beta: -0.2}", "loss.beta"),
     ("beta: 0.15}", "beta: 0.15, polarity: {happy: positive}}", "loss.polarity"),
+    ("beta: 0.15}", "beta: 0.15, mining: hardest}", "loss.mining"),
     ("pretrain: {", "pretrain: {weights: /nonexistent/trunk.pt, ", "train.pretrain.weights"),
     ("pretrain: {epochs: 1,", "pretrain: {epochs: 0,", "train.pretrain.weights"),
 ]

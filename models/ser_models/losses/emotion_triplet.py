@@ -10,10 +10,22 @@ emotions closer than the others by beta. Anchors whose polarity is neutral (or t
 sample in the batch) fall back to the plain triplet ``[D(a,p) - D(a,n) + alpha]+`` over every other
 emotion. Neutral samples count as negatives for positive and negative anchors.
 
-Mining (the paper: "the elements that violate the hard constraints within mini batches"): batch-hard,
-per anchor the farthest positive, the nearest (r1) and the farthest (r2) related sample and the
-nearest negative. The value is the mean over anchors that have a positive and a negative of the sum
-of their terms; 0 (kept in the graph) when no anchor qualifies.
+Mining. The paper gives two readings: Sect. 3.3 mines "the elements that violate the hard
+constraints within mini batches"; Sect. 5 says "we employ semi-hard sampling where all the
+positive/negative spectrogram images are selected within a mini batch". ``mining`` picks one:
+
+- ``"semihard"`` (Sect. 5, our default): every in-batch triple whose term is positive but not
+  hard, FaceNet's window: (a, p, r) with D(a,p) < D(a,r) < D(a,p) + alpha for the first term and
+  (a, r, n) with D(a,r) < D(a,n) < D(a,r) + beta for the second (the plain triplet of a neutral
+  anchor: (a, p, n) with the alpha window). The value is the mean over the first term's triples
+  plus the mean over the second's; a term without triples adds 0.
+- ``"hard"`` (Sect. 3.3): batch-hard, per anchor the farthest positive, the nearest (r1) and the
+  farthest (r2) related sample and the nearest negative. The value is the mean over anchors that
+  have a positive and a negative of the sum of their terms.
+
+Batch-hard mining from the start drives the embeddings to a single point on our corpus (the loss
+settles at alpha + beta, every distance 0); see docs/mocanu.md. Either way the loss is 0 (kept in
+the graph) when nothing qualifies.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from .base import Loss
 from .distances import pairwise_distance
 
 POLARITIES = ("negative", "positive", "neutral")
+MINING = ("semihard", "hard")
 
 # Mikel's wheel, as the paper reads it (Sect. 3.3).
 MIKELS_WHEEL: dict[str, str] = {
@@ -61,31 +74,40 @@ def polarity_ids(labels: Sequence[str], polarity: Mapping[str, str]) -> list[int
 
 
 class EmotionTripletLoss(Loss):
-    """Eq. (7) on ``output.embedding`` with batch-hard mining (see the module docstring).
+    """Eq. (7) on ``output.embedding`` with semi-hard or batch-hard mining (module docstring).
 
     ``labels``: the class names in class-id order; ``polarity``: label -> negative|positive|neutral.
     Normalise the embeddings before the loss if the margins are meant for unit vectors.
     """
 
-    def __init__(self, labels: Sequence[str], polarity: Mapping[str, str], alpha: float = 0.1, beta: float = 0.15) -> None:
+    def __init__(self, labels: Sequence[str], polarity: Mapping[str, str], alpha: float = 0.1, beta: float = 0.15,
+                 mining: str = "semihard") -> None:  # fmt: skip
         super().__init__()
         for name, value in (("alpha", alpha), ("beta", beta)):
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
+        if mining not in MINING:
+            raise ValueError(f"mining must be one of {MINING}, got {mining!r}")
         self.alpha, self.beta = float(alpha), float(beta)
+        self.mining = mining
         self.labels = tuple(labels)
         self.register_buffer("class_polarity", torch.tensor(polarity_ids(self.labels, polarity), dtype=torch.long), persistent=False)
 
-    def anchor_terms(self, emb: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Per anchor: its loss (sum of its terms) and whether it counts (has a positive and a negative)."""
-        d = pairwise_distance(emb, "sqeuclidean")
+    def masks(self, y: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(B, B)`` masks per anchor row: same emotion (not itself), other emotion, related
+        (other emotion, same polarity, non-neutral anchor), negative (other and not related)."""
         pol = self.class_polarity.to(y.device)[y]
         eye = torch.eye(len(y), dtype=torch.bool, device=y.device)
         same = (y[:, None] == y[None, :]) & ~eye
         other = y[:, None] != y[None, :]
         neutral_anchor = pol == POLARITIES.index("neutral")
         related = other & (pol[:, None] == pol[None, :]) & ~neutral_anchor[:, None]
-        negative = other & ~related
+        return same, other, related, other & ~related
+
+    def anchor_terms(self, emb: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Batch-hard: per anchor its loss (sum of its terms) and whether it counts (has a positive and a negative)."""
+        d = pairwise_distance(emb, "sqeuclidean")
+        same, other, related, negative = self.masks(y)
 
         inf = torch.finfo(d.dtype).max
         hardest_pos = d.masked_fill(~same, -inf).amax(dim=1)
@@ -102,8 +124,28 @@ class EmotionTripletLoss(Loss):
         valid = has_pos & other.any(1)
         return torch.where(valid, t1 + t2, zero), valid
 
+    def semihard_terms(self, emb: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Semi-hard: the values of the first term's triples (a, p, r) and of the second's (a, r, n)."""
+        d = pairwise_distance(emb, "sqeuclidean")
+        same, other, related, negative = self.masks(y)
+        # The first term's "related" side: related samples, or every other emotion for anchors
+        # without one (neutral anchors, or no related sample in the batch): the plain triplet.
+        first = torch.where(related.any(1, keepdim=True), related, other)
+        with torch.no_grad():
+            dd = d.detach()
+            near, far = dd[:, :, None], dd[:, None, :]  # [a, i, j] = D(a,i), D(a,j)
+            win1 = same[:, :, None] & first[:, None, :] & (far > near) & (far < near + self.alpha)
+            win2 = related[:, :, None] & negative[:, None, :] & (far > near) & (far < near + self.beta)
+        a1, p, r = win1.nonzero(as_tuple=True)
+        a2, r2, n = win2.nonzero(as_tuple=True)
+        return d[a1, p] - d[a1, r] + self.alpha, d[a2, r2] - d[a2, n] + self.beta
+
     def compute(self, output: ModelOutput, y: Tensor) -> Tensor:
+        zero = output.embedding.sum() * 0.0
+        if self.mining == "semihard":
+            t1, t2 = self.semihard_terms(output.embedding, y)
+            return zero + sum((t.mean() for t in (t1, t2) if t.numel()), zero)
         terms, valid = self.anchor_terms(output.embedding, y)
         if not bool(valid.any()):
-            return output.embedding.sum() * 0.0
+            return zero
         return terms[valid].mean()

@@ -3,7 +3,7 @@
 
 Grid sections used (every key optional unless said):
   model: {name: se-resnet34-ghostvlad, overrides: {clusters, ghost_clusters, widths, blocks, descriptor_dim, embedding_dim, vlad_norm, ...}}
-  loss:  {type: softmax|triplet|emotion, alpha: 0.1, beta: 0.15, polarity: {label: negative|positive|neutral}, ce_weight: 0}
+  loss:  {type: softmax|triplet|emotion, alpha: 0.1, beta: 0.15, mining: semihard|hard, polarity: {label: negative|positive|neutral}, ce_weight: 0}
   train: {strategy: S1..S5, init: scratch|pretrained, classifier: softmax|svm, epochs, batch_size, lr, lr_step,
           lr_gamma, crop_frames, steps_per_epoch, patience, svm_c, svm_max_train, pretrain: {...see ser_orch.pretrain}}
 `train.strategy` decides model.name, train.init, loss.type and train.classifier (Table 2); those keys
@@ -30,10 +30,11 @@ STRATEGIES: dict[str, dict[str, str]] = {
     "S5": {"model.name": "se-resnet34-ghostvlad", "train.init": "pretrained", "loss.type": "emotion", "train.classifier": "svm"},
 }
 DEFAULTS = {"model.name": "se-resnet34-ghostvlad", "train.init": "scratch", "loss.type": "softmax", "train.classifier": "softmax"}
-LOSS_KEYS = ("type", "alpha", "beta", "polarity", "ce_weight")
+LOSS_KEYS = ("type", "alpha", "beta", "mining", "polarity", "ce_weight")
 TRAIN_EXTRA = ("strategy", "init", "classifier", "svm_c", "svm_max_train", "pretrain")
 TRUNK_ARGS = ("widths", "blocks", "descriptor_dim", "se_reduction")
 CHOICES = {"train.init": ("scratch", "pretrained"), "loss.type": ("softmax", "triplet", "emotion"), "train.classifier": ("softmax", "svm")}
+MINING = ("semihard", "hard")  # Sect. 5 ("semi-hard sampling") / Sect. 3.3 ("hard constraints"); see docs/mocanu.md
 
 
 def _get(trial: dict[str, Any], dotted: str) -> Any:
@@ -142,6 +143,8 @@ class MocanuTask:
         for key in ("alpha", "beta"):
             if key in loss:
                 _num(trial, f"loss.{key}", loss[key], low=0, strict=True)
+        if loss.get("mining", "semihard") not in MINING:
+            raise TaskConfigError("loss.mining", f"'{loss['mining']}' not allowed; allowed: {', '.join(MINING)}")
         if "ce_weight" in loss:
             _num(trial, "loss.ce_weight", loss["ce_weight"], low=0, strict=False)
         if r["loss.type"] == "emotion":
@@ -221,7 +224,7 @@ class MocanuTask:
     # ---- one trial ----
     def run(self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None) -> TrialOutcome:
         from ser_models import create_model
-        from ser_models.losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, TripletLoss, WeightedSum
+        from ser_models.losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, SemiHardTripletMiner, TripletLoss, WeightedSum
         from ser_models.metrics import confusion, unweighted_accuracy, weighted_accuracy
         from ser_models.training.mocanu import MocanuSettings, embed_sequences, svm_predict, train_mocanu
 
@@ -246,11 +249,13 @@ class MocanuTask:
             model.trunk.load_state_dict(saved["trunk"] if "trunk" in saved else saved)
 
         alpha, beta = float(loss_cfg.get("alpha", 0.1)), float(loss_cfg.get("beta", 0.15))
+        mining = str(loss_cfg.get("mining", "semihard"))
         metric_loss = None
         if r["loss.type"] == "triplet":
-            metric_loss = TripletLoss(distance="sqeuclidean", margin=alpha, miner=HardTripletMiner())
+            miner = SemiHardTripletMiner() if mining == "semihard" else HardTripletMiner()
+            metric_loss = TripletLoss(distance="sqeuclidean", margin=alpha, miner=miner)
         elif r["loss.type"] == "emotion":
-            metric_loss = EmotionTripletLoss(data.labels, polarity_map(trial), alpha=alpha, beta=beta)
+            metric_loss = EmotionTripletLoss(data.labels, polarity_map(trial), alpha=alpha, beta=beta, mining=mining)
         ce_weight = float(loss_cfg.get("ce_weight", 0.0))
         if metric_loss is None:
             loss_fn: Any = CrossEntropy()
