@@ -171,5 +171,5 @@ def _worker_loop(config: dict[str, Any]) -> None:
         target = Path(config["target"])
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
-            torch.save({"trunk": trunk_state(inner), "key": job["key"], "speakers": speakers, "trunk_args": job["trunk"]}, tmp.name)
+            torch.save({"trunk": trunk_state(inner), "key": job["key"], "speakers": speakers, "trunk_args": job["trunk"], "workers": world}, tmp.name)
         os.replace(tmp.name, target)

@@ -7,14 +7,19 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from ser_orch import sweeps
 from ser_orch.cli.app import app
+from ser_orch.grid import load_grid
+from ser_orch.grid.expand import expand
+from ser_orch.runner.runner import stage_workers
 
 from mocanu_tiny_grid import TINY
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -24,14 +29,17 @@ def _own_cache(tmp_path_factory, monkeypatch):
 
 def test_ablate_s1_s5_then_sweep_reuses_pretrained(tmp_path: Path, tiny_mocanu: Path, monkeypatch):
     out = tmp_path / "run"
-    result = runner.invoke(app, ["ablate", "--grid", str(tiny_mocanu), "--quick", "--out", str(out), "--cpus-per-trial", "1"])
+    # --pretrain-workers 2 overrides the grid's train.pretrain.workers (1): a 2-worker DDP job.
+    result = runner.invoke(app, ["ablate", "--grid", str(tiny_mocanu), "--quick", "--out", str(out), "--cpus-per-trial", "1", "--pretrain-workers", "2"])
     assert result.exit_code == 0, result.output
+    assert "on 2 worker(s)" in result.output
     records = sorted((out / "trials").glob("*.json"))
     assert [p.name for p in records] == ["strategy=S1__fold=0__seed=0.json", "strategy=S5__fold=0__seed=0.json"]
     s5 = json.loads(records[1].read_text())
     assert s5["status"] == "done" and s5["extra"]["recipe"]["train.classifier"] == "svm"
     weights = list((out / "pretrained").glob("*.pt"))
     assert len(weights) == 1  # produced once, only S5 needs it
+    assert torch.load(weights[0], weights_only=False)["workers"] == 2  # Ray Train's world size
     assert "paper min" in result.output and "paper std" in result.output
     for name in ("confusion_strategy=S1.png", "tsne_strategy=S5.png", "results.csv"):
         assert (out / name).exists(), name
@@ -73,6 +81,24 @@ def test_bad_input_exit_2_naming_the_key(tmp_path: Path, old: str, new: str, key
     assert result.exit_code == 2, result.output
     assert key in result.output
     assert not out.exists()  # nothing started
+
+
+def test_pretrain_workers_bad_use_exit_2(tmp_path: Path):
+    # A task without a pre-training stage
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["ablate", "--grid", str(REPO / "grids" / "kumar_arch.yaml"), "--quick", "--out", str(out), "--pretrain-workers", "2"])
+    assert result.exit_code == 2 and "no pre-training stage" in result.output and not out.exists()
+    # More workers than this machine has CPUs: refused before any data or folder
+    grid = tmp_path / "tiny.yaml"
+    grid.write_text(TINY.format(root=tmp_path / "no-corpus", strategies="[S5]"))
+    result = runner.invoke(app, ["ablate", "--grid", str(grid), "--quick", "--out", str(out), "--pretrain-workers", "4096"])
+    assert result.exit_code == 2, result.output
+    assert "--pretrain-workers" in result.output and "could never start" in result.output
+    assert not out.exists()
+    # Only trials that pre-train count: S1 starts from scratch
+    loaded = load_grid(grid)
+    assert stage_workers(expand(loaded, quick=True, overrides={"train.pretrain.workers": 3})) == 3
+    assert stage_workers(expand(loaded, quick=True, overrides={"train.strategy": "S1", "train.pretrain.workers": 3})) == 0
 
 
 def test_unknown_sweep_lists_the_mocanu_sweeps():

@@ -24,6 +24,7 @@ def ablate(
     gpus_per_trial: opt.GpusPerTrial = 0.0,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = 1,
+    pretrain_workers: opt.PretrainWorkers = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
@@ -50,6 +51,7 @@ def run_grid(
     gpus_per_trial: float = 0.0,
     max_concurrent: int | None = None,
     max_failures: int = 1,
+    pretrain_workers: int | None = None,
     slurm: str | None = None,
     nodes: int | None = None,
     gpus_per_node: int | None = None,
@@ -66,11 +68,21 @@ def run_grid(
     from ..tasks import get_task
 
     loaded = load_grid(grid)
+    workers_key = None
+    if pretrain_workers is not None:
+        workers_key = getattr(get_task(loaded.spec.task), "pretrain_workers_key", None)
+        if workers_key is None:
+            raise fail(f"--pretrain-workers: grid '{loaded.name}' (task {loaded.spec.task}) has no pre-training stage")
     if resume:
         if out is None:
             raise fail("--resume needs --out RUN_DIR (the run folder to finish)")
         run = open_run_dir(out, loaded)
         trials = run.planned_trials()
+        if workers_key is not None:  # the worker count never changes the weights, so a resume may change it
+            from ..grid.expand import set_dotted
+
+            for trial in trials:
+                set_dotted(trial, workers_key, pretrain_workers)
         console.print(f"resuming [bold]{run.path}[/] with the options it was started with: {run.meta.get('options')}")
     else:
         overrides: dict[str, Any] = {}
@@ -81,6 +93,8 @@ def run_grid(
         if epochs is not None:
             for key in get_task(loaded.spec.task).epoch_keys:
                 overrides[key] = epochs
+        if workers_key is not None:
+            overrides[workers_key] = pretrain_workers
         trials = expand(loaded, quick=quick, folds=parse_int_list(folds, "--folds"), overrides=overrides)
         validate_trials(loaded, trials)
         run = None
@@ -111,9 +125,9 @@ def run_grid(
             console.print("dry run: nothing was submitted")
             return
     else:  # local Ray: refuse requests this machine can never meet, before any work or folder
-        from ..runner.runner import check_capacity, local_capacity
+        from ..runner.runner import check_capacity, local_capacity, stage_workers
 
-        check_capacity(local_capacity(), resources)
+        check_capacity(local_capacity(), resources, stage_workers(trials))
     with StepProgress(console) as progress:
         data = plan_trial_data(trials, progress)
     for info in data.summary.values():
@@ -121,7 +135,7 @@ def run_grid(
         if info["problems"]:
             console.print(f"[yellow]{len(info['problems'])} file(s) excluded[/] (first: {info['problems'][0][0]}: {info['problems'][0][1]})")
     if run is None:
-        options = {"quick": quick, "folds": folds, "epochs": epochs, "dataset": dataset, "data_root": str(data_root) if data_root else None}
+        options = {"quick": quick, "folds": folds, "epochs": epochs, "pretrain_workers": pretrain_workers, "dataset": dataset, "data_root": str(data_root) if data_root else None}
         run = create_run_dir(out or default_run_path(loaded), loaded, trials, options)
     data.attach(trials, run.data_dir)
     console.print(f"run folder: [bold]{run.path}[/]")

@@ -17,6 +17,7 @@ Epochs = Annotated[int | None, typer.Option(min=0, help="Override the epochs of 
 CpusPerTrial = Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fractions allowed).")]
 GpusPerTrial = Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU, e.g. 0.25 = 4 trials per GPU).")]
 MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")]
+PretrainWorkers = Annotated[int | None, typer.Option(min=1, help="Data-parallel workers of the pre-training stage (Mocanu S2-S5's Ray Train job); overrides train.pretrain.workers.")]
 MaxFailures = Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")]
 
 # Slurm submission (see README "Running on Slurm"); without --slurm the run is local.

@@ -25,6 +25,7 @@ def submit(
     gpus_per_trial: opt.GpusPerTrial = 0.0,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = 1,
+    pretrain_workers: opt.PretrainWorkers = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
     time: opt.TimeLimit = None,

@@ -91,14 +91,24 @@ def local_capacity() -> dict[str, float]:
     return {"CPU": float(os.cpu_count() or 1), "GPU": float(torch.cuda.device_count())}
 
 
-def check_capacity(cluster: dict[str, float], resources: Resources) -> None:
-    for name, asked, option in (
-        ("CPU", resources.cpus_per_trial, "--cpus-per-trial"),
-        ("GPU", resources.gpus_per_trial, "--gpus-per-trial"),
+def stage_workers(trials: list[dict[str, Any]]) -> int:
+    """The most workers (one CPU each) a task's stage before the trials will ask for (Mocanu's
+    pre-training job); 0 when the task has no such stage or no trial needs it."""
+    from ..tasks import get_task
+
+    count = getattr(get_task(trials[0]["task"]), "stage_workers", None) if trials else None
+    return int(count(trials)) if count is not None else 0
+
+
+def check_capacity(cluster: dict[str, float], resources: Resources, stage_workers: int = 0) -> None:
+    for name, asked, option, what in (
+        ("CPU", resources.cpus_per_trial, "--cpus-per-trial", "no trial could ever start"),
+        ("GPU", resources.gpus_per_trial, "--gpus-per-trial", "no trial could ever start"),
+        ("CPU", stage_workers, "--pretrain-workers (train.pretrain.workers)", "the pre-training job could never start"),
     ):
         have = float(cluster.get(name, 0.0))
         if asked > have:
-            raise ResourceError(f"{option} {asked:g}: the Ray cluster has {have:g} {name}(s) in all, so no trial could ever start")
+            raise ResourceError(f"{option} {asked:g}: the Ray cluster has {have:g} {name}(s) in all, so {what}")
 
 
 def _one_line_error(error: BaseException | None) -> str:
@@ -163,7 +173,7 @@ def run_trials(
         )
         _quiet_ray()
     try:
-        check_capacity(ray.cluster_resources(), resources)
+        check_capacity(ray.cluster_resources(), resources, stage_workers(todo))
     except ResourceError:
         if started_here:
             ray.shutdown()

@@ -101,6 +101,7 @@ def _num(trial: dict[str, Any], key: str, value: Any, *, low: float, strict: boo
 class MocanuTask:
     name = "mocanu"
     epoch_keys = ("train.epochs",)
+    pretrain_workers_key = "train.pretrain.workers"  # --pretrain-workers
 
     # ---- validation: everything is checked before anything starts ----
     def validate(self, trial: dict[str, Any]) -> None:
@@ -195,6 +196,13 @@ class MocanuTask:
             if key not in jobs:
                 jobs[key] = PretrainJob(key, self._corpus_features(trial, corpus), trunk_args(trial), settings)
         return jobs
+
+    def stage_workers(self, trials: list[dict[str, Any]]) -> int:
+        """Workers (one CPU each) the pre-training job will ask for; 0 when no trial pre-trains."""
+        from ..pretrain import pretrain_settings
+
+        needed = [pretrain_settings((t.get("train") or {}).get("pretrain")) for t in trials if recipe(t)["train.init"] == "pretrained"]
+        return max((int(s["workers"]) for s in needed if s["weights"] is None), default=0)
 
     def _corpus_features(self, trial: dict[str, Any], corpus: dict[str, Any]) -> str:
         same = corpus["dataset"] == trial["dataset"]["name"] and corpus["root"] == trial["dataset"].get("root")
