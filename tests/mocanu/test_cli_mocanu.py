@@ -41,7 +41,7 @@ def test_ablate_s1_s5_then_sweep_reuses_pretrained(tmp_path: Path, tiny_mocanu: 
     assert len(weights) == 1  # produced once, only S5 needs it
     assert torch.load(weights[0], weights_only=False)["workers"] == 2  # Ray Train's world size
     assert "paper min" in result.output and "paper std" in result.output
-    for name in ("confusion_strategy=S1.png", "tsne_strategy=S5.png", "results.csv"):
+    for name in ("confusion_strategy=S1.png", "tsne_strategy=S5.png", "tsne_per_config.png", "results.csv"):
         assert (out / name).exists(), name
     assert "paper_std_pct" in (out / "results.csv").read_text().splitlines()[0]
 

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from ser_orch.report.plots import plot_confusion, plot_heatmap, plot_metric_vs_x, plot_tsne, tsne_perplexity
+from ser_orch.report.plots import plot_confusion, plot_heatmap, plot_metric_vs_x, plot_tsne, plot_tsne_panels, tsne_coords, tsne_perplexity
 from ser_orch.results import aggregate
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -56,6 +56,27 @@ def test_tsne(tmp_path):
     assert tsne_perplexity(30) == pytest.approx(29 / 3) and tsne_perplexity(1000) == 30.0
     # Too few points for t-SNE still gives a picture instead of an error.
     check_png(plot_tsne(emb[:3], y[:3], ["n", "h", "s"], tmp_path / "tiny.png", seed=0), 6.5, 5.5)
+
+
+def test_tsne_keeps_separated_classes_apart():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 15)
+    emb = rng.normal(size=(45, 8)) + 6 * np.eye(8)[y]  # three far-apart clusters
+    coords = tsne_coords(emb, seed=0)
+    d = ((coords[:, None] - coords[None]) ** 2).sum(-1) + np.diag(np.full(45, np.inf))
+    assert np.mean(y[d.argmin(1)] == y) > 0.95  # each point's 2-D nearest neighbour is of its class
+
+
+def test_tsne_panels_layout_and_errors(tmp_path):
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 8)
+    panels = [(f"S{i}", rng.normal(size=(24, 5)) + i * y[:, None], y) for i in range(5)]
+    check_png(plot_tsne_panels(panels, ["n", "h", "s"], tmp_path / "five.png"), 3 * 4.2, 2 * 4.0)  # 3 x 2 grid
+    check_png(plot_tsne_panels(panels[:2], ["n", "h", "s"], tmp_path / "two.png"), 2 * 4.2, 4.0)
+    with pytest.raises(ValueError, match="no panels"):
+        plot_tsne_panels([], ["n"], tmp_path / "none.png")
+    with pytest.raises(ValueError, match="24 embeddings but 3 labels"):
+        plot_tsne_panels([("bad", panels[0][1], y[:3])], ["n", "h", "s"], tmp_path / "bad.png")
 
 
 def test_heatmap(tmp_path, record_factory):

@@ -52,8 +52,15 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
                     plots.plot_heatmap(stats, spec.x, spec.y, metric, run_dir / f"{metric}_heatmap_{leaf}_{spec.y.rsplit('.', 1)[-1]}.png")
                 )
     if getattr(spec, "per_config", False):  # e.g. softmax vs triplet vs emotion loss side by side
+        panels = []
         for config in stats:
             written += _config_plots(run_dir, config, config.config_id.replace("/", "_").replace(" ", "_"))
+            run = _first_embeddings(run_dir, config)
+            if run is not None:
+                panels.append((config.config_id, run))
+        labels = stats[0].labels if stats else None
+        if len(panels) > 1 and labels and all(c.labels == labels for c in stats):
+            written.append(plots.plot_tsne_panels([(cid, a["embeddings"], a["y_true"]) for cid, (_, a) in panels], labels, run_dir / "tsne_per_config.png"))
     best = best_config(stats)
     if best is not None:
         written += _config_plots(run_dir, best, "best")
@@ -73,12 +80,21 @@ def _config_plots(run_dir: Path, config: ConfigStats, tag: str) -> list[Path]:
                 f"{config.config_id}: confusion summed over {config.confusion_n} run(s), row-normalised",
             )
         )
-    for run in config.runs:  # the first run that kept its embeddings
+    first = _first_embeddings(run_dir, config)
+    if first is not None:
+        trial_id, arrays = first
+        title = f"{config.config_id}: t-SNE of test embeddings ({trial_id.split('__', 1)[-1]})"
+        written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], config.labels, run_dir / f"tsne_{tag}.png", seed=0, title=title))
+    return written
+
+
+def _first_embeddings(run_dir: Path, config: ConfigStats) -> tuple[str, dict[str, Any]] | None:
+    """The configuration's first run that kept its test embeddings: (trial id, arrays)."""
+    for run in config.runs:
         arrays = read_trial_arrays(run_dir, run.trial_id)
         if arrays and "embeddings" in arrays and "y_true" in arrays:
-            written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], config.labels, run_dir / f"tsne_{tag}.png", seed=0))
-            break
-    return written
+            return run.trial_id, arrays
+    return None
 
 
 def build_report(run_dir: str | Path, *, console: Console | None = None, plots: bool = True) -> BuiltReport:

@@ -22,7 +22,7 @@ from ser_orch.report.paper import PaperEntry, values_match
 from ser_orch.results.aggregate import ConfigStats, axis_sort_key
 from ser_orch.results.atomic import temp_path_for
 
-__all__ = ["plot_confusion", "plot_heatmap", "plot_metric_vs_x", "plot_tsne"]
+__all__ = ["plot_confusion", "plot_heatmap", "plot_metric_vs_x", "plot_tsne", "plot_tsne_panels"]
 
 _DPI = 100
 _TSNE_EXACT_MAX = 200
@@ -186,6 +186,39 @@ def tsne_perplexity(n: int) -> float:
     return float(max(1.0, min(30.0, (n - 1) / 3.0)))
 
 
+def tsne_coords(embeddings: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D t-SNE of ``embeddings`` (the first two coordinates when there are too few points)."""
+    from sklearn.manifold import TSNE  # imported here: slow, and only these plots need it
+
+    x = np.asarray(embeddings, dtype=np.float64).reshape(len(embeddings), -1)
+    if len(x) < 4:  # too few points for t-SNE: show the first two coordinates instead of failing
+        coords = np.zeros((len(x), 2))
+        coords[:, : min(2, x.shape[1])] = x[:, :2]
+        return coords
+    # Exact t-SNE is faster than Barnes-Hut for small sets and avoids its thread pool.
+    method = "exact" if len(x) <= _TSNE_EXACT_MAX else "barnes_hut"
+    return TSNE(n_components=2, perplexity=tsne_perplexity(len(x)), init="pca", random_state=seed, method=method).fit_transform(x)
+
+
+def _tsne_panel(ax: Any, embeddings: np.ndarray, labels_idx: Sequence[int] | np.ndarray, label_names: Sequence[str],
+                title: str, seed: int, legend: bool) -> None:  # fmt: skip
+    y = np.asarray(labels_idx, dtype=int)
+    if len(embeddings) != len(y):
+        raise ValueError(f"{len(embeddings)} embeddings but {len(y)} labels")
+    coords = tsne_coords(embeddings, seed)
+    # tab10 repeats after ten classes; IEMOCAP's full label set has eleven.
+    cmap = colormaps["tab10" if len(label_names) <= 10 else "tab20"]
+    for k, name in enumerate(label_names):
+        mask = y == k
+        if mask.any():
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=14, label=name, alpha=0.8, color=cmap(k % cmap.N))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize="medium")
+    if legend and ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="small", markerscale=1.5, loc="best")
+
+
 def plot_tsne(
     embeddings: np.ndarray,
     labels_idx: Sequence[int] | np.ndarray,
@@ -195,34 +228,34 @@ def plot_tsne(
     title: str = "t-SNE of test embeddings",
 ) -> Path:
     """2-D t-SNE of embeddings coloured by class (Kumar et al. Fig. 4)."""
-    from sklearn.manifold import TSNE  # imported here: slow, and only this plot needs it
-
-    x = np.asarray(embeddings, dtype=np.float64).reshape(len(embeddings), -1)
-    y = np.asarray(labels_idx, dtype=int)
-    if len(x) != len(y):
-        raise ValueError(f"{len(x)} embeddings but {len(y)} labels")
-    if len(x) >= 4:
-        # Exact t-SNE is faster than Barnes-Hut for small sets and avoids its thread pool.
-        method = "exact" if len(x) <= _TSNE_EXACT_MAX else "barnes_hut"
-        coords = TSNE(n_components=2, perplexity=tsne_perplexity(len(x)), init="pca",
-                      random_state=seed, method=method).fit_transform(x)
-    else:
-        # Too few points for t-SNE: show the first two coordinates instead of failing the report.
-        coords = np.zeros((len(x), 2))
-        coords[:, : min(2, x.shape[1])] = x[:, :2]
     fig = _new_figure(6.5, 5.5)
-    ax = fig.add_subplot()
-    # tab10 repeats after ten classes; IEMOCAP's full label set has eleven.
-    cmap = colormaps["tab10" if len(label_names) <= 10 else "tab20"]
-    for k, name in enumerate(label_names):
-        mask = y == k
-        if mask.any():
-            ax.scatter(coords[mask, 0], coords[mask, 1], s=14, label=name, alpha=0.8, color=cmap(k % cmap.N))
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(title)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="small", markerscale=1.5, loc="best")
+    _tsne_panel(fig.add_subplot(), embeddings, labels_idx, label_names, title, seed, legend=True)
+    return _save(fig, path)
+
+
+def plot_tsne_panels(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    label_names: Sequence[str],
+    path: str | os.PathLike[str],
+    seed: int = 0,
+) -> Path:
+    """One t-SNE panel per ``(title, embeddings, labels_idx)``, side by side with one legend
+    (Mocanu et al. Figs. 6-7: softmax vs triplet vs emotion loss)."""
+    if not panels:
+        raise ValueError("no panels to plot")
+    cols = min(len(panels), 3)
+    rows = -(-len(panels) // cols)
+    fig = _new_figure(4.2 * cols, 4.0 * rows)
+    for i, (title, emb, y) in enumerate(panels):
+        _tsne_panel(fig.add_subplot(rows, cols, i + 1), emb, y, label_names, title, seed, legend=False)
+    handles, names = fig.axes[0].get_legend_handles_labels()
+    for ax in fig.axes[1:]:  # every class that appears in any panel, once
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            if n not in names:
+                handles.append(h)
+                names.append(n)
+    order = sorted(range(len(names)), key=lambda i: list(label_names).index(names[i]))
+    fig.legend([handles[i] for i in order], [names[i] for i in order], loc="outside lower center", ncol=min(len(names), 8), fontsize="small", markerscale=1.5)
     return _save(fig, path)
 
 
