@@ -124,6 +124,10 @@ def test_malformed_yaml_names_the_line(tmp_path):
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     with pytest.raises(GridError, match="must be a YAML mapping"):
         load_grid(tmp_path / "list.yaml")
+    # A key given twice (plain YAML would keep the last one without a word)
+    (tmp_path / "dup.yaml").write_text(MINIMAL + "report:\n  x: model.width\n  metrics: [wa]\n  x: model.depth\n")
+    with pytest.raises(GridError, match=r"dup\.yaml: malformed YAML: line \d+, column 3: duplicate key 'x'"):
+        load_grid(tmp_path / "dup.yaml")
 
 
 def test_report_keys_must_be_axes():
