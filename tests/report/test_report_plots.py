@@ -84,3 +84,25 @@ def test_heatmap(tmp_path, record_factory):
     recs += [record_factory("lstm", 6, 0, wa=0.4)]  # lstm 8 and 11 left blank
     out = plot_heatmap(aggregate(recs), "model.depth", "model.family", "wa", tmp_path / "heat.png")
     check_png(out, 4.9, 3.5)
+
+
+def red_pixels(path) -> np.ndarray:
+    img = mpimg.imread(path)[..., :3]
+    return (img[..., 0] > 0.9) & (img[..., 1] < 0.15) & (img[..., 2] < 0.15)
+
+
+def test_heatmap_frames_the_papers_point(tmp_path, record_factory):
+    recs = [record_factory(f, d, 0, wa=0.3 + 0.01 * d) for f in ("resnet", "lstm") for d in (6, 8, 11)]
+    stats = aggregate(recs)
+
+    def frame_centre(where):
+        out = plot_heatmap(stats, "model.depth", "model.family", "wa", tmp_path / "h.png", paper=[{"where": where, "wa": 61.0}])
+        rows, cols = np.nonzero(red_pixels(out))
+        return (rows.mean(), cols.mean()) if rows.size > 50 else None
+
+    assert not red_pixels(plot_heatmap(stats, "model.depth", "model.family", "wa", tmp_path / "p.png")).any()
+    top_left = frame_centre({"model.depth": 6, "model.family": "lstm"})  # rows: lstm, resnet (sorted)
+    bottom_right = frame_centre({"model.depth": 11, "model.family": "resnet"})
+    assert top_left is not None and bottom_right is not None
+    assert top_left[0] < bottom_right[0] and top_left[1] < bottom_right[1]
+    assert frame_centre({"model.depth": 8}) is None  # an entry naming only one of the two keys frames nothing

@@ -49,7 +49,7 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
         if spec.y:
             for metric in metrics:
                 written.append(
-                    plots.plot_heatmap(stats, spec.x, spec.y, metric, run_dir / f"{metric}_heatmap_{leaf}_{spec.y.rsplit('.', 1)[-1]}.png")
+                    plots.plot_heatmap(stats, spec.x, spec.y, metric, run_dir / f"{metric}_heatmap_{leaf}_{spec.y.rsplit('.', 1)[-1]}.png", paper=spec.paper)
                 )
     if getattr(spec, "per_config", False):  # e.g. softmax vs triplet vs emotion loss side by side
         panels = []

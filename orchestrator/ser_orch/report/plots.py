@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ser_orch.report.format import format_axis_value, metric_name
 from ser_orch.report.paper import PaperEntry, values_match
@@ -266,11 +267,14 @@ def plot_heatmap(
     metric: str,
     path: str | os.PathLike[str],
     *,
+    paper: Iterable[Any] = (),
     title: str | None = None,
 ) -> Path:
     """Mean ``metric`` (%) over a 2-D sweep (e.g. alpha x beta); cells without runs stay blank.
 
     If several configurations share an (x, y) cell (other axes varied too), the best mean is shown.
+    Cells that a paper entry names by both keys (the paper's chosen point) get a red frame and
+    the paper's value in the title.
     """
     xs = sorted({s.axes[x_key] for s in stats if x_key in s.axes and y_key in s.axes}, key=axis_sort_key)
     ys = sorted({s.axes[y_key] for s in stats if x_key in s.axes and y_key in s.axes}, key=axis_sort_key)
@@ -298,7 +302,17 @@ def plot_heatmap(
                         color="black" if grid[i, j] > mid else "white")
     ax.set_xticks(range(len(xs)), [format_axis_value(v) for v in xs])
     ax.set_yticks(range(len(ys)), [format_axis_value(v) for v in ys])
+    marked = []
+    for e in (PaperEntry.from_any(e) for e in paper):
+        if x_key in e.where and y_key in e.where:
+            j = xi.get(format_axis_value(e.where[x_key]))
+            i = yi.get(format_axis_value(e.where[y_key]))
+            if i is not None and j is not None:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+                if metric in e.values:
+                    marked.append(f"{e.values[metric]:.2f}")
     ax.set_xlabel(_short(x_key))
     ax.set_ylabel(_short(y_key))
-    ax.set_title(title or f"mean {metric_name(metric)} (%)")
+    suffix = f"; red frame: paper's choice ({', '.join(marked)} %)" if marked else ""
+    ax.set_title(title or f"mean {metric_name(metric)} (%){suffix}", fontsize="medium")
     return _save(fig, path)
