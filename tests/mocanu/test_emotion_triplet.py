@@ -36,7 +36,7 @@ def test_hand_computed_anchor_terms():
     # neutral@11: p=10 (D 1), nearest other sad D 36 -> 0
     assert valid.tolist() == [True, True, False, False, True, True]
     torch.testing.assert_close(terms, torch.tensor([0.0, 0.5, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64))
-    assert float(loss(o, y)) == pytest.approx(0.5 / 4)
+    assert float(loss(o, y).detach()) == pytest.approx(0.5 / 4)
 
 
 def test_second_term_and_neutral_fallback():
@@ -54,7 +54,7 @@ def test_second_term_and_neutral_fallback():
     expected = torch.tensor([8.2, 6.2, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64)
     torch.testing.assert_close(terms, expected)
     value = loss(o, y)
-    assert float(value) == pytest.approx((8.2 + 6.2) / 4)
+    assert float(value.detach()) == pytest.approx((8.2 + 6.2) / 4)
     value.backward()
     assert o.embedding.grad is not None and float(o.embedding.grad.abs().sum()) > 0
 
@@ -64,7 +64,7 @@ def test_neutral_only_is_plain_triplet_with_alpha():
     y = torch.tensor([0, 0, 3])  # two neutral, one sad
     loss = EmotionTripletLoss(LABELS, POL, alpha=1.0, beta=5.0, mining="hard")
     # neutral@(0,0): D(a,p)=1, D(a,n)=.25 -> [1 - .25 + 1] = 1.75 ; neutral@(0,1): D(a,p)=1, D(a,n)=1.25 -> .75
-    assert float(loss(o, y)) == pytest.approx((1.75 + 0.75) / 2)
+    assert float(loss(o, y).detach()) == pytest.approx((1.75 + 0.75) / 2)
 
 
 def test_semihard_hand_computed():
@@ -82,7 +82,7 @@ def test_semihard_hand_computed():
     torch.testing.assert_close(t1, torch.tensor([1.0], dtype=torch.float64))
     torch.testing.assert_close(t2.sort().values, torch.tensor([2.0, 5.0], dtype=torch.float64))
     value = loss(o, y)
-    assert float(value) == pytest.approx(1.0 + (2.0 + 5.0) / 2)
+    assert float(value.detach()) == pytest.approx(1.0 + (2.0 + 5.0) / 2)
     value.backward()
     # the neutral points sit in no window: no gradient reaches them
     grad = o.embedding.grad.squeeze(1)
@@ -95,7 +95,7 @@ def test_semihard_skips_hard_triples_and_neutral_fallback():
     loss = EmotionTripletLoss(LABELS, POL, alpha=1.0, beta=5.0, mining="semihard")
     # neutral@(0,0): D(a,p) 1, sad D .25 < 1: hard, not semi-hard -> skipped (batch-hard takes it: 1.75)
     # neutral@(0,1): D(a,p) 1, sad D 1.25 in (1, 2) -> 1 - 1.25 + 1 = .75 ; sad: no related sample
-    assert float(loss(o, y)) == pytest.approx(0.75)
+    assert float(loss(o, y).detach()) == pytest.approx(0.75)
 
 
 def brute_force_semihard(points: np.ndarray, y: list[int], alpha: float, beta: float) -> float:
@@ -127,7 +127,7 @@ def test_semihard_matches_a_loop_over_every_triple(seed):
     value = loss(out(points.tolist()), torch.tensor(y))
     expected = brute_force_semihard(points, y, 0.3, 0.5)
     assert expected > 0
-    assert float(value) == pytest.approx(expected, rel=1e-9)
+    assert float(value.detach()) == pytest.approx(expected, rel=1e-9)
 
 
 def test_no_valid_anchor_gives_zero_in_graph_and_composes():
@@ -136,7 +136,7 @@ def test_no_valid_anchor_gives_zero_in_graph_and_composes():
     for mining in ("semihard", "hard"):
         loss = EmotionTripletLoss(LABELS, POL, mining=mining)
         value = WeightedSum([(2.0, loss)])(o, y)
-        assert float(value) == 0.0 and value.requires_grad
+        assert float(value.detach()) == 0.0 and value.requires_grad
 
 
 def test_polarity_map_errors_and_builtin_maps():
