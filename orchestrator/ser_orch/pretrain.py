@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ser_data.atomic import atomic_write
 from ser_data.errors import SerError
 from ser_data.paths import user_cache_dir
 
@@ -70,10 +69,8 @@ def _user_copy(key: str) -> Path:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with open(src, "rb") as source:
+        atomic_write(dst, lambda fh: shutil.copyfileobj(source, fh))
 
 
 def ensure_pretrained(jobs: list[PretrainJob], run_dir: Path, *, console: Any = None) -> dict[str, Path]:
@@ -168,8 +165,5 @@ def _worker_loop(config: dict[str, Any]) -> None:
         ray.train.report({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else 0.0, "train_acc": correct / max(1, seen)})
     if rank == 0:
         inner = model.module if hasattr(model, "module") else model
-        target = Path(config["target"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as tmp:
-            torch.save({"trunk": trunk_state(inner), "key": job["key"], "speakers": speakers, "trunk_args": job["trunk"], "workers": world}, tmp.name)
-        os.replace(tmp.name, target)
+        saved = {"trunk": trunk_state(inner), "key": job["key"], "speakers": speakers, "trunk_args": job["trunk"], "workers": world}
+        atomic_write(config["target"], lambda fh: torch.save(saved, fh))

@@ -12,7 +12,7 @@ from typing import Any
 from ser_data.errors import SerError
 
 from .grid import Grid
-from .results.atomic import atomic_write_text
+from ser_data.atomic import atomic_write_text
 
 RUN_FILE = "run.json"
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ser_data.atomic import atomic_write
 from ser_data.errors import DataError
 from ser_data.features.sequences import split_flat
 
@@ -81,7 +80,7 @@ class FeatureSet:
         return "\n".join(lines)
 
     def save(self, path: str | Path) -> Path:
-        """Write atomically: a temp file in the same folder, then os.replace."""
+        """Write atomically (ser_data.atomic): readers never see half a file."""
         path = Path(path)
         header = {
             "format": _FORMAT, "name": self.name, "params": self.params, "labels": list(self.labels),
@@ -127,21 +126,3 @@ class FeatureSet:
             cache_path=str(path),
         )
 
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call `write(fh)` on a temp file next to `path`, fsync, then rename over `path`.
-
-    A crash before the rename leaves at most a hidden temp file, never a half `path`.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -16,7 +16,8 @@ from ser_data.audio import check_signal, read_audio
 from ser_data.errors import AudioFileError, DataError
 from ser_data.features import extractors as _extractors  # noqa: F401  (fills the registry)
 from ser_data.features.cache import cache_file, cache_key
-from ser_data.features.featureset import FeatureSet, atomic_write
+from ser_data.atomic import atomic_write
+from ser_data.features.featureset import FeatureSet
 from ser_data.features.registry import get_spec
 from ser_data.manifest import Manifest, Utterance
 

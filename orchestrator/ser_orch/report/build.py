@@ -17,7 +17,7 @@ from ..grid import parse_grid
 from ..results.aggregate import ConfigStats, FailedTrial, aggregate, failures_of
 from ..results.records import read_trial_arrays, scan_records
 from ..rundir import open_run_dir
-from ..results.atomic import atomic_write_text
+from ser_data.atomic import atomic_write_text
 from .angles import angle_std_table, angle_table, summarise_angles
 from .files import write_report_files
 from .tables import aggregate_table, failures_table, problems_table, summary_table

@@ -19,7 +19,7 @@ from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
 from ser_orch.report.paper import PaperEntry, ReportSpec, paper_value
 from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, paper_stats, summary_rows
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
-from ser_orch.results.atomic import atomic_write_text
+from ser_data.atomic import atomic_write_text
 
 __all__ = ["markdown_table", "results_csv_text", "results_json_data", "write_report_files"]
 

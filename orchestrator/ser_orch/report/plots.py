@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 from ser_orch.report.format import format_axis_value, metric_name
 from ser_orch.report.paper import PaperEntry, values_match
 from ser_orch.results.aggregate import ConfigStats, axis_sort_key
-from ser_orch.results.atomic import temp_path_for
+from ser_data.atomic import atomic_write
 
 __all__ = ["plot_confusion", "plot_heatmap", "plot_metric_vs_x", "plot_tsne", "plot_tsne_panels"]
 
@@ -36,19 +36,11 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(target)
     try:
         # Fixed metadata keeps the file identical across re-runs.
-        fig.savefig(tmp, format="png", dpi=_DPI, metadata={"Software": None})
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI, metadata={"Software": None}))
     finally:
         fig.clear()
-    return target
 
 
 def _short(key: str | None) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ser_orch.results.atomic import atomic_write_text
+from ser_data.atomic import atomic_write_text
 
 __all__ = [
     "TRIALS_DIR",

@@ -16,7 +16,7 @@ from ray import tune
 
 from ser_data.features import FeatureSet
 
-from ..results.atomic import atomic_write_bytes
+from ser_data.atomic import atomic_write_bytes
 from ..results.records import TrialRecord, write_record
 from ..tasks import FoldData, get_task
 

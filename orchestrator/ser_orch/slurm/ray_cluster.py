@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..results.atomic import atomic_write_text
+from ser_data.atomic import atomic_write_text
 from .errors import RayClusterError
 
 NODE_RESOURCE_PREFIX = "ser_orch_node_"
