@@ -34,7 +34,6 @@ LOSS_KEYS = ("type", "alpha", "beta", "mining", "polarity", "ce_weight")
 TRAIN_EXTRA = ("strategy", "init", "classifier", "svm_c", "svm_max_train", "pretrain")
 TRUNK_ARGS = ("widths", "blocks", "descriptor_dim", "se_reduction")
 CHOICES = {"train.init": ("scratch", "pretrained"), "loss.type": ("softmax", "triplet", "emotion"), "train.classifier": ("softmax", "svm")}
-MINING = ("semihard", "hard")  # Sect. 5 ("semi-hard sampling") / Sect. 3.3 ("hard constraints"); see docs/mocanu.md
 
 
 def _get(trial: dict[str, Any], dotted: str) -> Any:
@@ -106,7 +105,7 @@ class MocanuTask:
     # ---- validation: everything is checked before anything starts ----
     def validate(self, trial: dict[str, Any]) -> None:
         from ser_models import create_model, is_model
-        from ser_models.losses.emotion_triplet import PolarityMapError, polarity_ids
+        from ser_models.losses.emotion_triplet import MINING, PolarityMapError, polarity_ids
         from ser_models.training.mocanu import MocanuSettings
 
         from ..pretrain import DEFAULTS as PRETRAIN_DEFAULTS, pretrain_settings
@@ -182,13 +181,24 @@ class MocanuTask:
                 )
 
     # ---- the pre-training stage: once per distinct setting, before the Tune trials ----
+    @staticmethod
+    def _to_pretrain(trial: dict[str, Any]) -> dict[str, Any] | None:
+        """The trial's pre-training settings if this run must produce its weights, else None
+        (trained from scratch, or given weights)."""
+        from ..pretrain import pretrain_settings
+
+        settings = pretrain_settings((trial.get("train") or {}).get("pretrain"))
+        if recipe(trial)["train.init"] != "pretrained" or settings["weights"] is not None:
+            return None
+        return settings
+
     def pretrain_jobs(self, trials: list[dict[str, Any]]) -> dict[str, Any]:
-        from ..pretrain import PretrainJob, pretrain_key, pretrain_settings
+        from ..pretrain import PretrainJob, pretrain_key
 
         jobs: dict[str, Any] = {}
         for trial in trials:
-            settings = pretrain_settings((trial.get("train") or {}).get("pretrain"))
-            if recipe(trial)["train.init"] != "pretrained" or settings["weights"] is not None:
+            settings = self._to_pretrain(trial)
+            if settings is None:
                 continue
             corpus = {"dataset": settings["dataset"] or trial["dataset"]["name"], "root": settings["root"] if settings["dataset"] else (settings["root"] or trial["dataset"].get("root")), "features": trial["features"]}
             key = pretrain_key(trunk_args(trial), settings, corpus)
@@ -199,10 +209,8 @@ class MocanuTask:
 
     def stage_workers(self, trials: list[dict[str, Any]]) -> int:
         """Workers (one CPU each) the pre-training job will ask for; 0 when no trial pre-trains."""
-        from ..pretrain import pretrain_settings
-
-        needed = [pretrain_settings((t.get("train") or {}).get("pretrain")) for t in trials if recipe(t)["train.init"] == "pretrained"]
-        return max((int(s["workers"]) for s in needed if s["weights"] is None), default=0)
+        needed = (self._to_pretrain(t) for t in trials)
+        return max((int(s["workers"]) for s in needed if s is not None), default=0)
 
     def _corpus_features(self, trial: dict[str, Any], corpus: dict[str, Any]) -> str:
         same = corpus["dataset"] == trial["dataset"]["name"] and corpus["root"] == trial["dataset"].get("root")
