@@ -13,10 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "temp_path_for"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
 
 
-def temp_path_for(path: Path) -> Path:
+def _temp_path_for(path: Path) -> Path:
     """A fresh hidden temp file next to ``path`` (same file system, so os.replace is atomic)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -27,7 +27,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
     """Call ``write(fh)`` on a binary temp file next to ``path``, fsync, then rename it over ``path``."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path_for(target)
+    tmp = _temp_path_for(target)
     try:
         with open(tmp, "wb") as fh:
             write(fh)

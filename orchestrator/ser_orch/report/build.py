@@ -54,22 +54,22 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
     if getattr(spec, "per_config", False):  # e.g. softmax vs triplet vs emotion loss side by side
         panels = []
         for config in stats:
-            written += _config_plots(run_dir, config, config.config_id.replace("/", "_").replace(" ", "_"))
-            run = _first_embeddings(run_dir, config)
-            if run is not None:
-                panels.append((config.config_id, run))
+            first = _first_embeddings(run_dir, config)
+            written += _config_plots(run_dir, config, config.config_id.replace("/", "_").replace(" ", "_"), first)
+            if first is not None:
+                panels.append((config.config_id, first))
         labels = stats[0].labels if stats else None
         if len(panels) > 1 and labels and all(c.labels == labels for c in stats):
             written.append(plots.plot_tsne_panels([(cid, a["embeddings"], a["y_true"]) for cid, (_, a) in panels], labels, run_dir / "tsne_per_config.png"))
     best = best_config(stats)
     if best is not None:
-        written += _config_plots(run_dir, best, "best")
+        written += _config_plots(run_dir, best, "best", _first_embeddings(run_dir, best))
     return written
 
 
-def _config_plots(run_dir: Path, config: ConfigStats, tag: str) -> list[Path]:
-    """Confusion matrix (summed over the configuration's runs) and t-SNE of its first run's test
-    embeddings, as confusion_<tag>.png and tsne_<tag>.png."""
+def _config_plots(run_dir: Path, config: ConfigStats, tag: str, first: tuple[str, dict[str, Any]] | None) -> list[Path]:
+    """Confusion matrix (summed over the configuration's runs) and t-SNE of ``first``, its first
+    run with test embeddings (see _first_embeddings), as confusion_<tag>.png and tsne_<tag>.png."""
     from . import plots
 
     written: list[Path] = []
@@ -80,7 +80,6 @@ def _config_plots(run_dir: Path, config: ConfigStats, tag: str) -> list[Path]:
                 f"{config.config_id}: confusion summed over {config.confusion_n} run(s), row-normalised",
             )
         )
-    first = _first_embeddings(run_dir, config)
     if first is not None:
         trial_id, arrays = first
         title = f"{config.config_id}: t-SNE of test embeddings ({trial_id.split('__', 1)[-1]})"
