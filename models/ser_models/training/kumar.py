@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,11 +36,10 @@ from ..losses.distances import check_distance
 from ..losses.mining import MINERS
 from .. import metrics as M
 from .batches import batch_indices
+from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state
 from .schedule import EarlyStopping, linear_lr
 
 Split = tuple[Tensor, Tensor]
-StateFn = Callable[[], dict[str, Any]]
-OnEpoch = Callable[[dict[str, Any], StateFn], None]
 
 
 @dataclass
@@ -109,16 +107,6 @@ def _train_epoch(model: SerModel, x: Tensor, y: Tensor, loss_fn: Loss, opt: torc
     return float(total.item()) / x.shape[0]
 
 
-def _to_cpu(obj: Any) -> Any:
-    if isinstance(obj, Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return copy.deepcopy(obj)
-
-
 def train_kumar(
     model: SerModel,
     train: Split,
@@ -131,10 +119,8 @@ def train_kumar(
     """Train ``model`` in place (see the module docstring for the schedule).
 
     ``train``/``val`` are ``(x, y)`` tensors, normally already on ``device`` (they are moved
-    once otherwise). After every epoch ``on_epoch(info, state_fn)`` is called with
-    ``info = {"phase", "epoch", "global_epoch", "loss", "train_acc", ["val_acc"], "lr", "stop"}``;
-    ``state_fn()`` returns a picklable CPU copy of everything needed to resume *after* that
-    epoch, and ``resume_state`` continues from such a state.
+    once otherwise). The ``on_epoch``/``resume_state`` contract is ``ser_models.training.loop``'s;
+    the history entries carry ``phase`` 1 (softmax) or 2 (triplet + CE).
     """
     dev = torch.device(device) if device is not None else train[0].device
     model.to(dev)
@@ -142,10 +128,10 @@ def train_kumar(
     xv, yv = (t.to(dev) for t in val) if val is not None and val[0].shape[0] > 0 else (None, None)
     monitor = "val_acc" if xv is not None else "train_acc"
 
-    batch_gen = torch.Generator(device=dev).manual_seed(settings.seed)
-    miner_gen = torch.Generator(device=dev).manual_seed(settings.seed + 1)
+    streams = RandomStreams(batch=torch.Generator(device=dev).manual_seed(settings.seed),
+                            miner=torch.Generator(device=dev).manual_seed(settings.seed + 1))
     ce = CrossEntropy()
-    triplet = TripletLoss(settings.distance, settings.margin, make_miner(settings.miner, generator=miner_gen))
+    triplet = TripletLoss(settings.distance, settings.margin, make_miner(settings.miner, generator=streams["miner"]))
     loss_fns: dict[int, Loss] = {
         1: ce,
         2: WeightedSum([(settings.ce_weight, ce), (settings.triplet_weight, triplet)]),
@@ -153,63 +139,51 @@ def train_kumar(
     n_epochs = {1: settings.pretrain_epochs, 2: settings.triplet_epochs}
     opt = torch.optim.SGD(model.parameters(), lr=settings.lr_start, momentum=settings.momentum,
                           weight_decay=settings.weight_decay)
+    stateful = {"model": model, "optimizer": opt}
     stopper = EarlyStopping(settings.patience, settings.min_delta)
-    phase, epoch, global_epoch = 1, 0, 0
-    history: list[dict[str, Any]] = []
-    epochs_run = {1: 0, 2: 0}
-    stopped = {1: False, 2: False}
-    best = {1: math.nan, 2: math.nan}
+    # Progress counters: `epoch` counts the epochs done in `phase`.
+    run: dict[str, Any] = {"phase": 1, "epoch": 0, "global_epoch": 0, "history": [],
+                           "epochs_run": {"1": 0, "2": 0}, "stopped": {"1": False, "2": False},
+                           "best": {"1": math.nan, "2": math.nan}}
 
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        opt.load_state_dict(resume_state["optimizer"])  # moves state to the params' device
-        batch_gen.set_state(resume_state["batch_gen"])
-        miner_gen.set_state(resume_state["miner_gen"])
-        phase, epoch, global_epoch = resume_state["phase"], resume_state["epoch"], resume_state["global_epoch"]
+        restore_stateful(stateful, resume_state)  # the optimizer's state follows the params' device
+        streams.restore(resume_state["streams"])
         stopper.best, stopper.since_best = resume_state["stopper"]
-        history = copy.deepcopy(resume_state["history"])
-        epochs_run, stopped, best = (dict(resume_state[k]) for k in ("epochs_run", "stopped", "best"))
+        run = copy.deepcopy(resume_state["run"])
 
     def state_fn() -> dict[str, Any]:
-        return {
-            "model": _to_cpu(model.state_dict()),
-            "optimizer": _to_cpu(opt.state_dict()),
-            "batch_gen": batch_gen.get_state(),
-            "miner_gen": miner_gen.get_state(),
-            "phase": phase, "epoch": epoch, "global_epoch": global_epoch,
-            "stopper": (stopper.best, stopper.since_best),
-            "history": copy.deepcopy(history),
-            "epochs_run": dict(epochs_run), "stopped": dict(stopped), "best": dict(best),
-            "settings": asdict(settings),
-        }
+        return {**stateful_state(stateful), "streams": streams.state(), "stopper": [stopper.best, stopper.since_best],
+                "run": copy.deepcopy(run), "settings": asdict(settings)}
 
-    while phase <= 2:
-        if epoch >= n_epochs[phase]:  # phase finished (or configured with 0 epochs)
-            phase, epoch = phase + 1, 0
+    while run["phase"] <= 2:
+        phase, key = run["phase"], str(run["phase"])
+        if run["epoch"] >= n_epochs[phase]:  # phase finished (or configured with 0 epochs)
+            run["phase"], run["epoch"] = phase + 1, 0
             stopper.reset()
             continue
-        lr = linear_lr(epoch, n_epochs[phase], settings.lr_start, settings.lr_end)
+        lr = linear_lr(run["epoch"], n_epochs[phase], settings.lr_start, settings.lr_end)
         _set_lr(opt, lr)
-        loss = _train_epoch(model, x, y, loss_fns[phase], opt, settings.batch_size, batch_gen)
-        info: dict[str, Any] = {"phase": phase, "epoch": epoch, "global_epoch": global_epoch, "loss": loss,
-                                "train_acc": softmax_accuracy(model, x, y), "lr": lr}
-        if xv is not None:
-            info["val_acc"] = softmax_accuracy(model, xv, yv)
-        stop = stopper.update(info[monitor])
-        info["stop"] = stop
-        epochs_run[phase] += 1
-        best[phase] = stopper.best
-        history.append(info)
-        epoch += 1
-        global_epoch += 1
+        loss = _train_epoch(model, x, y, loss_fns[phase], opt, settings.batch_size, streams["batch"])
+        train_acc = softmax_accuracy(model, x, y)
+        val_acc = softmax_accuracy(model, xv, yv) if xv is not None else None
+        stop = stopper.update(val_acc if val_acc is not None else train_acc)
+        run["epoch"] += 1
+        run["global_epoch"] += 1
+        info = epoch_info(phase=phase, epoch=run["epoch"], global_epoch=run["global_epoch"], loss=loss,
+                          train_acc=train_acc, val_acc=val_acc, lr=lr, stop=stop)
+        run["epochs_run"][key] += 1
+        run["best"][key] = stopper.best
+        run["history"].append(info)
         if stop:
-            stopped[phase] = True
-            epoch = n_epochs[phase]  # the top of the loop moves on to the next phase
+            run["stopped"][key] = True
+            run["epoch"] = n_epochs[phase]  # the top of the loop moves on to the next phase
         if on_epoch is not None:
             on_epoch(dict(info), state_fn)
 
-    return TrainResult(history=history, epochs=epochs_run, stopped_early=stopped, best_acc=best,
-                       monitor=monitor, settings=asdict(settings))
+    return TrainResult(history=run["history"], epochs={int(k): v for k, v in run["epochs_run"].items()},
+                       stopped_early={int(k): v for k, v in run["stopped"].items()},
+                       best_acc={int(k): v for k, v in run["best"].items()}, monitor=monitor, settings=asdict(settings))
 
 
 def evaluate_kumar(model: SerModel, train: Split, test: Split, batch_size: int = 2048) -> dict[str, Any]:

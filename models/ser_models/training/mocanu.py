@@ -9,7 +9,7 @@ Sequences are ``(T, F)`` numpy arrays (the FeatureSet layout); the model sees ``
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,7 @@ from torch import Tensor, nn
 
 from ..base import ModelOutput, SerModel
 from ..se_resnet import MIN_FRAMES
-
-OnEpoch = Callable[[dict[str, Any], Callable[[], Any]], None]
+from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state, to_cpu
 
 
 @dataclass
@@ -115,31 +114,34 @@ def train_mocanu(
     on_epoch: OnEpoch | None = None,
     resume_state: dict[str, Any] | None = None,
 ) -> MocanuResult:
+    """Train in place; the ``on_epoch``/``resume_state`` contract is ``ser_models.training.loop``'s.
+
+    ``train_acc`` is measured on the epoch's training crops the way ``val_acc`` is measured
+    (softmax head, or nearest crop centroid for metric losses)."""
     seqs, y = train
     y_t = torch.as_tensor(np.asarray(y), dtype=torch.long)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings.lr_step, gamma=settings.lr_gamma)
-    rng = np.random.default_rng(settings.seed)
-    state: dict[str, Any] = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad": 0, "best_model": None, "history": []}
+    stateful = {"model": model, "optimizer": opt, "scheduler": sched}
+    streams = RandomStreams(crops=np.random.default_rng(settings.seed))
+    rng = streams["crops"]
+    run: dict[str, Any] = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad": 0, "best_model": None,
+                           "stopped": False, "history": []}
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        opt.load_state_dict(resume_state["optimizer"])
-        sched.load_state_dict(resume_state["scheduler"])
-        rng.bit_generator.state = resume_state["rng"]
-        state = {k: resume_state[k] for k in state}
+        restore_stateful(stateful, resume_state)
+        streams.restore(resume_state["streams"])
+        run = copy.deepcopy(resume_state["run"])
 
     def state_fn() -> dict[str, Any]:
-        return {"model": copy.deepcopy(model.state_dict()), "optimizer": copy.deepcopy(opt.state_dict()),
-                "scheduler": sched.state_dict(), "rng": rng.bit_generator.state, **copy.deepcopy(state)}  # fmt: skip
+        return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
 
     n = len(seqs)
     steps = settings.steps_per_epoch or max(1, -(-n // settings.batch_size))
-    stopped = False
-    while state["epoch"] < settings.epochs and not stopped:
+    while run["epoch"] < settings.epochs and not run["stopped"]:
         model.train()
         order = rng.permutation(n)
-        losses, crop_emb, crop_y = [], [], []
+        losses, crop_emb, crop_y, crop_pred = [], [], [], []
         for step in range(steps):
             start = (step * settings.batch_size) % n
             idx = order[start : start + settings.batch_size]
@@ -157,26 +159,36 @@ def train_mocanu(
             losses.append(float(loss.detach()))
             crop_emb.append(out.embedding.detach().cpu().numpy())
             crop_y.append(yb.cpu().numpy())
+            crop_pred.append(out.logits.detach().argmax(1).cpu().numpy())
+        lr = opt.param_groups[0]["lr"]  # the rate this epoch trained with
         sched.step()
-        state["epoch"] += 1
-        info: dict[str, Any] = {"epoch": state["epoch"], "global_epoch": state["epoch"], "loss": float(np.mean(losses)) if losses else 0.0, "lr": opt.param_groups[0]["lr"]}
+        run["epoch"] += 1
+        emb_tr, y_tr = (np.concatenate(crop_emb), np.concatenate(crop_y)) if crop_emb else (None, None)
+        if emb_tr is None:
+            train_acc = 0.0
+        elif settings.val_by == "centroid":
+            train_acc = float(np.mean(centroid_predict(emb_tr, y_tr, emb_tr, model.num_classes) == y_tr))
+        else:
+            train_acc = float(np.mean(np.concatenate(crop_pred) == y_tr))
+        val_acc = None
         if val is not None and len(val[0]):
             emb, logits = embed_sequences(model, val[0], device)
-            if settings.val_by == "centroid" and crop_emb:
-                pred = centroid_predict(np.concatenate(crop_emb), np.concatenate(crop_y), emb, model.num_classes)
+            if settings.val_by == "centroid" and emb_tr is not None:
+                pred = centroid_predict(emb_tr, y_tr, emb, model.num_classes)
             else:
                 pred = logits.argmax(1)
-            acc = float(np.mean(pred == np.asarray(val[1])))
-            info["val_acc"] = acc
-            if state["best_val"] is None or acc > state["best_val"]:
-                state.update(best_val=acc, best_epoch=state["epoch"], bad=0, best_model=copy.deepcopy(model.state_dict()))
+            val_acc = float(np.mean(pred == np.asarray(val[1])))
+            if run["best_val"] is None or val_acc > run["best_val"]:
+                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
             else:
-                state["bad"] += 1
-                stopped = state["bad"] >= settings.patience
-        info["stop"] = stopped
-        state["history"].append(info)
+                run["bad"] += 1
+                run["stopped"] = run["bad"] >= settings.patience
+        info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"],
+                          loss=float(np.mean(losses)) if losses else 0.0, train_acc=train_acc, val_acc=val_acc,
+                          lr=lr, stop=run["stopped"])
+        run["history"].append(info)
         if on_epoch is not None:
-            on_epoch(info, state_fn)
-    if state["best_model"] is not None:  # model selection on the validation set
-        model.load_state_dict(state["best_model"])
-    return MocanuResult(state["epoch"], state["best_epoch"] or state["epoch"], state["best_val"], stopped, state["history"])
+            on_epoch(dict(info), state_fn)
+    if run["best_model"] is not None:  # model selection on the validation set
+        model.load_state_dict(run["best_model"])
+    return MocanuResult(run["epoch"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"], run["history"])
