@@ -17,24 +17,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from ser_data.atomic import atomic_write
 from ser_data.errors import SerError
 from ser_data.paths import user_cache_dir
+from ser_models.training.speaker_id import SpeakerIdSettings
 
-# Pre-training settings and defaults (grid: train.pretrain.*).
-DEFAULTS: dict[str, Any] = {
-    "weights": None,  # a user-supplied trunk file; null = produce it here
-    "dataset": None,  # corpus layout with speaker labels; null = the trial's dataset
-    "root": None,  # null = the built-in synthetic corpus (its actors are the speakers)
-    "epochs": 10,
-    "batch_size": 32,
-    "lr": 1e-3,
-    "crop_frames": 200,
-    "steps_per_epoch": None,
-    "workers": 1,
-    "use_gpu": False,
-    "seed": 0,
-}
+from .grid.sections import Section
+from .rundir import RunDir
+
+S = SpeakerIdSettings  # the training defaults live in the trainer's settings
+
+
+class PretrainSettings(Section):
+    """The grid's ``train.pretrain`` section."""
+
+    weights: str | None = None  # a user-supplied trunk file; null = produce it here
+    dataset: str | None = None  # corpus layout with speaker labels; null = the trial's dataset
+    root: str | None = None  # null = the built-in synthetic corpus (its actors are the speakers)
+    epochs: int = Field(S.epochs, ge=0)
+    batch_size: int = Field(S.batch_size, ge=2)
+    lr: float = Field(S.lr, gt=0)
+    crop_frames: int = Field(S.crop_frames, ge=32)
+    steps_per_epoch: int | None = Field(S.steps_per_epoch, ge=1)
+    workers: int = Field(1, ge=1)
+    use_gpu: bool = False
+    seed: int = S.seed
+
+
 # Settings that do not change the weights' meaning stay out of the cache key.
 _NOT_IN_KEY = ("weights", "workers", "use_gpu")
 
@@ -51,17 +62,13 @@ class PretrainJob:
     settings: dict[str, Any]
 
 
-def pretrain_settings(raw: dict[str, Any] | None) -> dict[str, Any]:
-    return {**DEFAULTS, **(raw or {})}
-
-
 def pretrain_key(trunk: dict[str, Any], settings: dict[str, Any], corpus: dict[str, Any]) -> str:
     payload = {"trunk": trunk, "corpus": corpus, "settings": {k: v for k, v in settings.items() if k not in _NOT_IN_KEY}, "v": 1}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def cached_weights(run_dir: Path, key: str) -> Path:
-    return run_dir / "pretrained" / f"{key}.pt"
+    return RunDir.at(run_dir).pretrained_dir / f"{key}.pt"
 
 
 def _user_copy(key: str) -> Path:
@@ -98,6 +105,25 @@ def ensure_pretrained(jobs: list[PretrainJob], run_dir: Path, *, console: Any = 
     return out
 
 
+def load_trunk(path: Path) -> dict[str, Any]:
+    """The SE-ResNet trunk weights of a file made by pre-training (or a plain trunk state_dict).
+
+    Loaded with ``weights_only=True``: a weights file from elsewhere cannot run code."""
+    import pickle
+
+    import torch
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PretrainError(f"{path}: not a weights file that can be loaded safely ({first})") from None
+    state = saved.get("trunk", saved) if isinstance(saved, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PretrainError(f"{path}: not an SE-ResNet trunk weights file (expected a state_dict of tensors)")
+    return state
+
+
 def run_torch_trainer(job: PretrainJob, target: Path, run_dir: Path) -> None:
     """Data-parallel speaker-ID training on the Ray cluster that is already initialised."""
     from ray.train import RunConfig, ScalingConfig
@@ -108,7 +134,7 @@ def run_torch_trainer(job: PretrainJob, target: Path, run_dir: Path) -> None:
         _worker_loop,
         train_loop_config={"job": job.__dict__, "target": str(target.resolve())},
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=bool(job.settings["use_gpu"]), resources_per_worker={"CPU": 1}),
-        run_config=RunConfig(name=f"pretrain-{job.key}", storage_path=str((run_dir / "pretrained" / "ray").resolve())),
+        run_config=RunConfig(name=f"pretrain-{job.key}", storage_path=str((RunDir.at(run_dir).pretrained_dir / "ray").resolve())),
     )
     result = trainer.fit()
     if getattr(result, "error", None):
@@ -117,16 +143,17 @@ def run_torch_trainer(job: PretrainJob, target: Path, run_dir: Path) -> None:
 
 def _worker_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: its shard of the speakers' utterances, DDP gradients, CE on speaker ids."""
+    import dataclasses
+
     import numpy as np
     import ray.train
     import ray.train.torch
     import torch
-    import torch.nn.functional as F
 
     from ser_data.features import FeatureSet
     from ser_models import create_model
     from ser_models.se_resnet import trunk_state
-    from ser_models.training.mocanu import random_crops
+    from ser_models.training.speaker_id import train_speaker_id
 
     job, s = config["job"], config["job"]["settings"]
     ctx = ray.train.get_context()
@@ -135,34 +162,13 @@ def _worker_loop(config: dict[str, Any]) -> None:
     fs = FeatureSet.load(job["features_path"])
     speakers = sorted(set(fs.speakers.tolist()))
     y = np.array([speakers.index(sp) for sp in fs.speakers], dtype=np.int64)
-    seqs = fs.sequences()
     shard = np.arange(len(y))[rank::world]  # each worker sees its own slice of the corpus
     torch.manual_seed(int(s["seed"]))  # same initial weights on every worker
     model = create_model("se-resnet34-avg", num_classes=len(speakers), input_dim=int(fs.x.shape[1]), **job["trunk"])
     model = ray.train.torch.prepare_model(model)
-    opt = torch.optim.Adam(model.parameters(), lr=float(s["lr"]))
-    device = ray.train.torch.get_device()
-    rng = np.random.default_rng(int(s["seed"]) + rank)
-    bs = int(s["batch_size"])
-    steps = s["steps_per_epoch"] or max(1, -(-len(shard) // bs))
-    for epoch in range(int(s["epochs"])):
-        order = rng.permutation(shard)
-        losses, correct, seen = [], 0, 0
-        for step in range(steps):
-            idx = order[(step * bs) % len(order) :][:bs]
-            if len(idx) < 2:
-                continue
-            x = random_crops([seqs[i] for i in idx], int(s["crop_frames"]), rng).to(device)
-            yb = torch.as_tensor(y[idx], device=device)
-            logits = model(x).logits
-            loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += len(idx)
-        ray.train.report({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else 0.0, "train_acc": correct / max(1, seen)})
+    settings = SpeakerIdSettings(**{f.name: s[f.name] for f in dataclasses.fields(SpeakerIdSettings)})
+    train_speaker_id(model, fs.sequences(), y, shard, settings, device=ray.train.torch.get_device(), rank=rank,
+                     on_epoch=lambda info, _state: ray.train.report(info))
     if rank == 0:
         inner = model.module if hasattr(model, "module") else model
         saved = {"trunk": trunk_state(inner), "key": job["key"], "speakers": speakers, "trunk_args": job["trunk"], "workers": world}

@@ -1,18 +1,32 @@
-"""Run folders: create a new one, or reopen one for --resume, never clobbering results."""
+"""Run folders: where everything of a run lives (the one place that spells the paths), creating a
+new folder, or reopening one for --resume, never clobbering results.
+
+```
+runs/<grid>-<YYYYmmdd-HHMMSS>/
+  run.json  grid.yaml  trials.json      what ran: metadata and options, the grid as run, the trial plan
+  trials/<trial_id>.json | .npz         one record per finished or failed trial; its test embeddings
+  data/folds-<key>.npz                  fold index files the trials read
+  tune/attempt-<n>/                     Ray Tune's experiment state and checkpoints
+  pretrained/                           weights a task's stage produced (Mocanu)
+  slurm/                                job.json, events.jsonl, running.json, logs/, ray/ (Slurm runs)
+  curves/<config_id>.png                learning curves, one per configuration
+  results.csv  results.json  report.md  *.png     the report
+```
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ser_data.atomic import atomic_write_text
 from ser_data.errors import SerError
 
 from .grid import Grid
-from ser_data.atomic import atomic_write_text
 
 RUN_FILE = "run.json"
 
@@ -23,19 +37,82 @@ class RunDirError(SerError):
 
 @dataclass
 class RunDir:
-    path: Path
-    meta: dict[str, Any]
+    """A run folder's paths (and, once opened or created, its metadata)."""
 
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def at(cls, path: str | os.PathLike[str]) -> RunDir:
+        """The paths of a run folder, without reading anything."""
+        return cls(Path(path))
+
+    # what ran
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    @property
+    def grid_file(self) -> Path:
+        return self.path / "grid.yaml"
+
+    @property
+    def trials_file(self) -> Path:
+        return self.path / "trials.json"
+
+    # trial records
     @property
     def trials_dir(self) -> Path:
         return self.path / "trials"
 
+    def record_path(self, trial_id: str) -> Path:
+        return self.trials_dir / f"{trial_id}.json"
+
+    def arrays_path(self, trial_id: str) -> Path:
+        return self.trials_dir / f"{trial_id}.npz"
+
+    # inputs and machinery
     @property
     def data_dir(self) -> Path:
         return self.path / "data"
 
+    @property
+    def tune_dir(self) -> Path:
+        return self.path / "tune"
+
+    @property
+    def pretrained_dir(self) -> Path:
+        return self.path / "pretrained"
+
+    @property
+    def slurm_dir(self) -> Path:
+        return self.path / "slurm"
+
+    # the report
+    @property
+    def curves_dir(self) -> Path:
+        return self.path / "curves"
+
+    @property
+    def results_json(self) -> Path:
+        return self.path / "results.json"
+
+    @property
+    def results_csv(self) -> Path:
+        return self.path / "results.csv"
+
+    @property
+    def report_md(self) -> Path:
+        return self.path / "report.md"
+
     def planned_trials(self) -> list[dict[str, Any]]:
-        return json.loads((self.path / "trials.json").read_text())
+        try:
+            return json.loads(self.trials_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunDirError(f"{self.trials_file}: unreadable trial plan ({type(exc).__name__}: {exc})") from None
+
+    def grid_text(self) -> str:
+        return self.grid_file.read_text()
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -48,19 +125,20 @@ def default_run_path(grid: Grid, root: Path = Path("runs")) -> Path:
 
 def create_run_dir(path: Path, grid: Grid, trials: list[dict[str, Any]], options: dict[str, Any]) -> RunDir:
     """A fresh run folder. Refuses a folder that already holds anything."""
+    run = RunDir(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        if (path / RUN_FILE).exists():
+        if run.run_file.exists():
             raise RunDirError(f"{path}: run folder already exists; add --resume to finish it, or choose another --out")
         raise RunDirError(f"{path}: folder exists and is not empty; choose another --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        (path / "trials").mkdir(exist_ok=True)
-        (path / "data").mkdir(exist_ok=True)
+        run.trials_dir.mkdir(exist_ok=True)
+        run.data_dir.mkdir(exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"{path}: cannot create run folder: {exc.strerror}") from None
     if not os.access(path, os.W_OK):
         raise RunDirError(f"{path}: run folder is not writable")
-    meta = {
+    run.meta = {
         "grid": grid.name,
         "grid_file": str(grid.path) if grid.path else None,
         "grid_sha256": grid.sha256,
@@ -68,27 +146,27 @@ def create_run_dir(path: Path, grid: Grid, trials: list[dict[str, Any]], options
         "options": options,
         "n_trials": len(trials),
     }
-    (path / "grid.yaml").write_text(grid.text)
-    write_json_atomic(path / "trials.json", trials)
-    write_json_atomic(path / RUN_FILE, meta)
-    return RunDir(path, meta)
+    atomic_write_text(run.grid_file, grid.text)
+    write_json_atomic(run.trials_file, trials)
+    write_json_atomic(run.run_file, run.meta)  # last: a folder with run.json is complete
+    return run
 
 
 def open_run_dir(path: Path, grid: Grid | None = None) -> RunDir:
     """Reopen an existing run folder; with `grid`, check that it is the grid the run was made from."""
-    run_file = path / RUN_FILE
-    if not run_file.exists():
+    run = RunDir(path)
+    if not run.run_file.exists():
         raise RunDirError(f"{path}: not a ser-orch run folder (no {RUN_FILE})")
     try:
-        meta = json.loads(run_file.read_text())
+        run.meta = json.loads(run.run_file.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{run_file}: unreadable run metadata: {exc}") from None
+        raise RunDirError(f"{run.run_file}: unreadable run metadata: {exc}") from None
     if grid is not None:
-        if meta.get("grid") != grid.name:
-            raise RunDirError(f"{path}: run folder belongs to grid '{meta.get('grid')}', not '{grid.name}' ({grid.path})")
-        if meta.get("grid_sha256") != grid.sha256:
+        if run.meta.get("grid") != grid.name:
+            raise RunDirError(f"{path}: run folder belongs to grid '{run.meta.get('grid')}', not '{grid.name}' ({grid.path})")
+        if run.meta.get("grid_sha256") != grid.sha256:
             raise RunDirError(
                 f"{path}: grid file {grid.path} changed since this run started; resume with the grid copy in "
-                f"{path / 'grid.yaml'} or start a new run"
+                f"{run.grid_file} or start a new run"
             )
-    return RunDir(path, meta)
+    return run

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ser_orch.cli.app import app
-from ser_orch.grid import compile_grid
+from ser_orch.experiment import compile_grid
 
 REPO = Path(__file__).resolve().parents[2]
 GRIDS = sorted((REPO / "grids").glob("*.yaml"))

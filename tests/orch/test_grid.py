@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ser_orch.grid import GridError, compile_grid, expand, load_grid, parse_grid, validate_trials
+from ser_orch.experiment import compile_grid
+from ser_orch.grid import GridError, expand, load_grid, parse_grid
+from ser_orch.tasks import validate_trials
 
 REPO = Path(__file__).resolve().parents[2]
 KUMAR = REPO / "grids" / "kumar_arch.yaml"
@@ -44,7 +46,7 @@ def test_kumar_grid_expands_to_600_trials_without_ray():
 def test_compiling_a_grid_does_not_import_ray():
     # In a fresh interpreter: other tests in this process import Ray on purpose.
     code = (
-        "import sys; from ser_orch.grid import compile_grid; "
+        "import sys; from ser_orch.experiment import compile_grid; "
         f"g, t = compile_grid({str(KUMAR)!r}); assert len(t) == 600; "
         "assert 'ray' not in sys.modules, 'ray imported'"
     )
@@ -97,9 +99,9 @@ def test_folds_subset_and_out_of_range():
         ({"protocol: {name: kumar_70_30,": "protocol: {name: tenfold,"}, r"protocol\.name: unknown protocol 'tenfold'; allowed: .*kumar_70_30"),
         ({"task: kumar": "task: kumar\ndataset: {name: emodb}"}, r"dataset\.name: unknown dataset 'emodb'; allowed: .*ravdess"),
         ({"train: {": "loss: {margin: -0.1}\ntrain: {"}, r"loss\.margin: must be a number > 0, got -0\.1"),
-        ({"batch_size: 32": "batch_size: 0"}, r"train\.batch_size: must be an integer >= 1, got 0"),
-        ({"batch_size: 32": "batchsize: 32"}, r"train\.batchsize: unknown key; allowed: pretrain_epochs, triplet_epochs, batch_size"),
-        ({"seeds: [0, 1]": "seeds: [0, 1]\nmodle: {}"}, r"tiny\.yaml: modle: unknown key; allowed: name, description, task"),
+        ({"batch_size: 32": "batch_size: 0"}, r"train\.batch_size: must be an integer >= 2, got 0"),
+        ({"batch_size: 32": "batchsize: 32"}, r"train\.batchsize: unknown key; did you mean 'batch_size'\?; allowed: pretrain_epochs, triplet_epochs, batch_size"),
+        ({"seeds: [0, 1]": "seeds: [0, 1]\nmodle: {}"}, r"tiny\.yaml: modle: unknown key; did you mean 'model'\?; allowed: name, description, task"),
         ({"task: kumar": "task: mocanu9"}, r"task: unknown task 'mocanu9'; allowed: kumar"),
         ({"protocol: {name: kumar_70_30, folds: 3,": "protocol: {name: kumar_70_30,"}, r"protocol\.folds: required key is missing"),
     ],

@@ -5,34 +5,27 @@ from __future__ import annotations
 import numpy as np
 from rich.console import Console
 
-from ser_orch.grid import expand, load_grid, validate_trials
-from ser_orch.report.build import build_report
-from ser_orch.rundir import create_run_dir
-from ser_orch.runner import Resources, run_trials
-from ser_orch.runner.data_prep import plan_trial_data
+from ser_orch.experiment import Experiment, RunOptions
+from ser_orch.runner import Resources
 
 
 def test_failed_trial_is_recorded_and_excluded(tmp_path, tiny_grid):
-    grid = load_grid(tiny_grid)
-    trials = expand(grid, quick=True, overrides={"model.family": "fc"})
-    validate_trials(grid, trials)
-    data = plan_trial_data(trials)
-    run = create_run_dir(tmp_path / "run", grid, trials, {"quick": True})
-    data.attach(trials, run.data_dir)
+    exp = Experiment.from_grid(tiny_grid, RunOptions(quick=True, overrides={"model.family": "fc"}))
+    exp.prepare(tmp_path / "run")
 
     # Break fold 1 only: its test indices point past the end of the feature set, the way a
     # stale or hand-edited fold file would. The trial itself hits the error when it loads its data.
-    folds_path = trials[0]["data"]["folds_path"]
+    folds_path = exp.inputs[exp.trials[0]["trial_id"]].folds
     with np.load(folds_path) as f:
         arrays = {k: f[k] for k in f.files}
     arrays["1/test"] = arrays["1/test"] + 100_000
     np.savez(folds_path, **arrays)
 
-    outcome = run_trials(trials, run, Resources(cpus_per_trial=0.5, max_failures=1))
+    outcome = exp.execute(Resources(cpus_per_trial=0.5, max_failures=1))
     assert outcome.failed == ["family=fc,depth=6__fold=1__seed=0"]
 
     console = Console(record=True, width=200)
-    report = build_report(run.path, console=console)
+    report = exp.report(console)
     (stats,) = report.stats
     assert stats.n == 1 and stats.n_failed == 1
     assert stats.count_text() == "1/2, 1 failed"

@@ -13,14 +13,10 @@ from rich.markup import escape
 
 from ser_data.errors import SerError
 
-def _console(stderr: bool = False) -> Console:
-    # Logs (Slurm, CI, pipes) get a wide fixed width so result tables are not squeezed to 80 columns.
-    probe = Console(stderr=stderr)
-    return probe if probe.is_terminal else Console(stderr=stderr, width=180)
+from ..console import make_console
 
-
-console = _console()
-err_console = _console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,24 +39,6 @@ def user_errors(fn: F) -> F:
             raise fail(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def parse_int_list(text: str | None, option: str) -> list[int] | None:
-    """'0,1,2' or '0-2' -> [0, 1, 2]."""
-    if text is None:
-        return None
-    values: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                lo, hi = part.split("-", 1)
-                values.extend(range(int(lo), int(hi) + 1))
-            elif part:
-                values.append(int(part))
-    except ValueError:
-        raise fail(f"{option}: expected integers like 0,1,2 or 0-4, got '{text}'") from None
-    return values
 
 
 class StepProgress:

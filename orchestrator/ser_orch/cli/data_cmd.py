@@ -7,24 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from .common import StepProgress, console, err_console, user_errors
 
 app = typer.Typer(help="Synthetic corpora, dataset manifests and feature caches.", no_args_is_help=True)
 
-LAYOUTS = ("ravdess", "cremad", "iemocap")
-
-
-def progress_bar(description: str) -> Progress:
-    return Progress(
-        TextColumn(f"[bold]{description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
-
-
 def _root_or_default(dataset: str, data_root: Path | None) -> Path:
-    from ..runner.data_prep import resolve_root
+    from ..inputs import resolve_root
 
     with StepProgress(console) as progress:
         return resolve_root({"name": dataset, "root": str(data_root) if data_root else None}, progress)
@@ -41,11 +31,8 @@ def synth(
     """Generate a synthetic acted-emotion corpus in a real corpus's exact layout."""
     from ser_data.synth import generate_corpus
 
-    with progress_bar(f"synthesising {layout}") as bar:
-        task = bar.add_task("synth", total=None)
-        path = generate_corpus(
-            layout, out, seed=seed, actors=actors, progress=lambda d, t: bar.update(task, completed=d, total=t)
-        )
+    with StepProgress(console) as progress:
+        path = generate_corpus(layout, out, seed=seed, actors=actors, progress=lambda d, t: progress(f"synthesising {layout}", d, t))
     n = sum(1 for _ in Path(path).rglob("*.wav"))
     console.print(f"wrote {n} WAV files to {path}")
 
@@ -116,9 +103,8 @@ def prepare(
     root = _root_or_default(dataset, data_root)
     manifest = load_manifest(dataset, root, label_set=label_set)
     start = time.perf_counter()
-    with progress_bar(f"features {features}") as bar:
-        task = bar.add_task("features", total=len(manifest.utterances))
-        fs = prepare_features(manifest, features, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    with StepProgress(console) as progress:
+        fs = prepare_features(manifest, features, progress=lambda d, t: progress(f"features {features}", d, t))
     how = "reused the cache" if fs.from_cache else "computed and cached"
     console.print(
         f"{features}: {len(fs.y)} utterances, {how} in {time.perf_counter() - start:.1f} s: {fs.cache_path}"

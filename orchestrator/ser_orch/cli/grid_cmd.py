@@ -10,8 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..grid import compile_grid, count_configs
-from .common import console, err_console, parse_int_list, user_errors
+from ..experiment import compile_grid
+from ..grid import count_configs, parse_fold_list
+from .common import console, err_console, user_errors
 
 app = typer.Typer(help="Inspect and validate grid files.", no_args_is_help=True)
 
@@ -25,7 +26,7 @@ def show(
     folds: Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")] = None,
 ) -> None:
     """Print the trials a grid expands to, and their counts."""
-    grid, trials = compile_grid(grid_file, quick=quick, folds=parse_int_list(folds, "--folds"))
+    grid, trials = compile_grid(grid_file, quick=quick, folds=parse_fold_list(folds))
     n_configs = count_configs(trials)
     if as_json:
         payload = {

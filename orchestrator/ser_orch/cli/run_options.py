@@ -1,4 +1,7 @@
-"""Options shared by `ablate` and `sweep` (one definition, so the two commands cannot drift)."""
+"""Options shared by `ablate`, `sweep` and `submit` (one definition, so the commands cannot drift).
+
+Resource options default to None = "not given": a new run then takes the defaults shown, a
+`--resume` what the run was started with."""
 
 from __future__ import annotations
 
@@ -14,11 +17,11 @@ Dataset = Annotated[str | None, typer.Option(help="Override the grid's dataset (
 DataRoot = Annotated[Path | None, typer.Option(help="Corpus folder (default: the built-in synthetic corpus).")]
 Folds = Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")]
 Epochs = Annotated[int | None, typer.Option(min=0, help="Override the epochs of every training phase.")]
-CpusPerTrial = Annotated[float, typer.Option(min=0.01, help="CPUs per trial (fractions allowed).")]
-GpusPerTrial = Annotated[float, typer.Option(min=0.0, help="GPUs per trial (fractions share a GPU, e.g. 0.25 = 4 trials per GPU).")]
+CpusPerTrial = Annotated[float | None, typer.Option(min=0.01, show_default=False, help="CPUs per trial (fractions allowed; default 1).")]
+GpusPerTrial = Annotated[float | None, typer.Option(min=0.0, show_default=False, help="GPUs per trial (fractions share a GPU, e.g. 0.25 = 4 trials per GPU; default 0).")]
 MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")]
 PretrainWorkers = Annotated[int | None, typer.Option(min=1, help="Data-parallel workers of the pre-training stage (Mocanu S2-S5's Ray Train job); overrides train.pretrain.workers.")]
-MaxFailures = Annotated[int, typer.Option(min=0, help="Retries of a failing trial.")]
+MaxFailures = Annotated[int | None, typer.Option(min=0, show_default=False, help="Retries of a failing trial (default 1).")]
 
 # Slurm submission (see README "Running on Slurm"); without --slurm the run is local.
 Slurm = Annotated[str | None, typer.Option("--slurm", help="Submit to Slurm with this cluster profile: a name in slurm/ (e.g. local-dev) or a YAML path.")]

@@ -77,6 +77,31 @@ def _source(grid: Grid) -> str:
     return str(grid.path) if grid.path else grid.name
 
 
+def parse_fold_list(text: str | None, option: str = "--folds") -> list[int] | None:
+    """'0,1,2' or '0-2' -> [0, 1, 2]; None -> None (every fold). An empty or reversed selection is
+    an error: a run of zero trials is never what was meant."""
+    if text is None:
+        return None
+    values: list[int] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                lo, hi = (int(v) for v in part.split("-", 1))
+                if hi < lo:
+                    raise GridError(None, option, f"range '{part}' is reversed; write {hi}-{lo}")
+                values.extend(range(lo, hi + 1))
+            else:
+                values.append(int(part))
+        except ValueError:
+            raise GridError(None, option, f"expected integers like 0,1,2 or 0-4, got '{text}'") from None
+    if not values:
+        raise GridError(None, option, f"selects no fold (got '{text}'); give e.g. 0,1,2 or 0-4")
+    return values
+
+
 def selected_folds(grid: Grid, *, quick: bool, folds: Sequence[int] | None) -> list[int]:
     n_folds = grid.spec.protocol.folds
     if folds is None and quick and "folds" in grid.spec.quick:

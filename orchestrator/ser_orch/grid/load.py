@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import GridError
+from .errors import GridError, validation_message
 from .schema import GridSpec
 
 GRID_KEYS = tuple(GridSpec.model_fields)
@@ -29,29 +29,6 @@ class Grid:
     @property
     def name(self) -> str:
         return self.spec.name
-
-
-def _format_validation_error(source: str, err: ValidationError, model: type) -> GridError:
-    first = err.errors()[0]
-    key = ".".join(str(part) for part in first["loc"] if part not in ("list[any]", "RangeAxis"))
-    if first["type"] == "extra_forbidden":
-        parent = first["loc"][:-1]
-        allowed = _allowed_keys(model, parent)
-        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
-        return GridError(source, key, f"unknown key{hint}")
-    if first["type"] == "missing":
-        return GridError(source, key, "required key is missing")
-    return GridError(source, key, first["msg"])
-
-
-def _allowed_keys(model: type, parent: tuple[Any, ...]) -> list[str]:
-    current = model
-    for part in parent:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None or not hasattr(field.annotation, "model_fields"):
-            return []
-        current = field.annotation
-    return list(getattr(current, "model_fields", {}))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -85,7 +62,8 @@ def parse_grid(text: str, source: str | Path = "<grid>") -> Grid:
     try:
         spec = GridSpec.model_validate(raw)
     except ValidationError as exc:
-        raise _format_validation_error(source_str, exc, GridSpec) from None
+        key, message = validation_message(exc, GridSpec)
+        raise GridError(source_str, key, message) from None
     digest = hashlib.sha256(text.encode()).hexdigest()
     path = Path(source) if source_str != "<grid>" else None
     return Grid(spec=spec, path=path, sha256=digest, text=text)

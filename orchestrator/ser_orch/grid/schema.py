@@ -41,6 +41,9 @@ class RangeAxis(_Strict):
 
 
 class PaperEntry(_Strict):
+    """One number (or several) the paper reports for the configurations matching ``where``;
+    values are percentages, as printed in the paper."""
+
     where: dict[str, Any] = Field(default_factory=dict)
     wa: float | None = None
     ua: float | None = None
@@ -48,6 +51,15 @@ class PaperEntry(_Strict):
     max: float | None = None
     std: float | None = None
     source: str = ""
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Metric (wa, ua) and spread (min, max, std) -> percentage, for the ones given."""
+        return {k: float(v) for k in ("wa", "ua", "min", "max", "std") if (v := getattr(self, k)) is not None}
+
+    @classmethod
+    def from_any(cls, raw: Any) -> PaperEntry:
+        return raw if isinstance(raw, PaperEntry) else cls.model_validate(raw)
 
 
 class ReportSpec(_Strict):
@@ -58,6 +70,13 @@ class ReportSpec(_Strict):
     paper: list[PaperEntry] = Field(default_factory=list)
     citation: str = ""
     per_config: bool = Field(False, description="also a confusion matrix and a t-SNE for every configuration")
+
+    @classmethod
+    def from_any(cls, spec: Any) -> ReportSpec:
+        """The grid's ``report`` section from a ReportSpec, a plain mapping or None (defaults)."""
+        if spec is None:
+            return cls()
+        return spec if isinstance(spec, ReportSpec) else cls.model_validate(spec)
 
 
 class GridSpec(_Strict):

@@ -16,7 +16,8 @@ from rich.console import Console
 from ..grid import parse_grid
 from ..results.aggregate import ConfigStats, FailedTrial, aggregate, failures_of
 from ..results.records import read_trial_arrays, scan_records
-from ..rundir import open_run_dir
+from ..results.curves import curves_by_config
+from ..rundir import RunDir, open_run_dir
 from ser_data.atomic import atomic_write_text
 from .angles import angle_std_table, angle_table, summarise_angles
 from .files import write_report_files
@@ -55,7 +56,7 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
         panels = []
         for config in stats:
             first = _first_embeddings(run_dir, config)
-            written += _config_plots(run_dir, config, config.config_id.replace("/", "_").replace(" ", "_"), first)
+            written += _config_plots(run_dir, config, _file_tag(config.config_id), first)
             if first is not None:
                 panels.append((config.config_id, first))
         labels = stats[0].labels if stats else None
@@ -65,6 +66,20 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
     if best is not None:
         written += _config_plots(run_dir, best, "best", _first_embeddings(run_dir, best))
     return written
+
+
+def _curve_plots(run: RunDir, stats: list[ConfigStats], records: list[Any]) -> list[Path]:
+    """One learning-curve PNG per configuration with histories, in <run>/curves/."""
+    from . import plots
+
+    curves = curves_by_config(records, [s.config_id for s in stats])
+    if curves:
+        run.curves_dir.mkdir(exist_ok=True)
+    return [plots.plot_learning_curve(c, run.curves_dir / f"{_file_tag(c.config_id)}.png") for c in curves]
+
+
+def _file_tag(config_id: str) -> str:
+    return config_id.replace("/", "_").replace(" ", "_")
 
 
 def _config_plots(run_dir: Path, config: ConfigStats, tag: str, first: tuple[str, dict[str, Any]] | None) -> list[Path]:
@@ -100,20 +115,20 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     """Aggregate the run's records over folds/seeds; print tables to `console`; write files and plots."""
     folder = Path(run_dir)
     run = open_run_dir(folder)
-    grid = parse_grid((folder / "grid.yaml").read_text(), folder / "grid.yaml")
+    grid = parse_grid(run.grid_text(), run.grid_file)
     spec = grid.spec.report
     metrics = list(spec.metrics)
     scan = scan_records(folder)
     stats = aggregate(scan.records, metrics=metrics, planned=run.planned_trials())
     failures = failures_of(stats)
     title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
-    plot_files = _plots(folder, stats, spec, metrics) if plots else []
+    plot_files = _plots(folder, stats, spec, metrics) + _curve_plots(run, stats, scan.records) if plots else []
     files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None)
     best = best_config(stats)
     angles = summarise_angles(scan.records, best.config_id) if best else None
     if angles is not None:
         files.append(atomic_write_text(folder / "angles_best.json", json.dumps(angles.to_dict(), indent=2) + "\n"))
-    report = BuiltReport(stats, failures, files + plot_files, json.loads((folder / "results.json").read_text()))
+    report = BuiltReport(stats, failures, files + plot_files, json.loads(run.results_json.read_text()))
     if console is not None:
         console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title))
         if spec.series and spec.x:
@@ -127,5 +142,9 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
             console.print(problems_table(scan.problems))
         if spec.citation:
             console.print(f"paper: {spec.citation}")
-        console.print("written: " + ", ".join(str(p.relative_to(folder)) for p in report.files) + f" in {folder}")
+        curves = [p for p in report.files if p.parent == run.curves_dir]
+        names = [str(p.relative_to(folder)) for p in report.files if p.parent != run.curves_dir]
+        if curves:
+            names.append(f"{run.curves_dir.name}/*.png ({len(curves)} learning curves)")
+        console.print("written: " + ", ".join(names) + f" in {folder}")
     return report

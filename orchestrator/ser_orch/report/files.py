@@ -17,14 +17,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
 from ser_orch.report.paper import PaperEntry, ReportSpec, paper_value
-from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, paper_stats, summary_rows
+from ser_orch.report.rows import STAT_FIELDS, TableRows, aggregate_rows, failure_rows, paper_metrics, paper_stats, summary_rows
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
 from ser_data.atomic import atomic_write_text
 
+from ..rundir import RunDir
+
 __all__ = ["markdown_table", "results_csv_text", "results_json_data", "write_report_files"]
-
-_STAT_FIELDS = ("mean", "min", "max", "std")
-
 
 def _num(value: float | None) -> float | None:
     """JSON has no NaN: missing statistics become null."""
@@ -36,10 +35,6 @@ def _csv_num(value: float | None) -> str:
     return "" if value is None else repr(value)  # repr round-trips floats exactly
 
 
-def _paper_metrics(spec: ReportSpec, metrics: Sequence[str]) -> list[str]:
-    return [m for m in metrics if any(m in e.values for e in spec.paper)]
-
-
 def _best_ids(stats: Sequence[ConfigStats], spec: ReportSpec, metric: str) -> set[str]:
     return {s.config_id for s in best_per_series(stats, spec.series, metric).values()}
 
@@ -48,14 +43,14 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
     """One row per configuration: axes, per-metric mean/min/max/std/n, counts, paper values."""
     spec = ReportSpec.from_any(report_spec)
     keys = axis_keys(s.axes for s in stats)
-    paper_metrics = _paper_metrics(spec, metrics)
+    shown = paper_metrics(spec.paper, metrics)
     best = _best_ids(stats, spec, metrics[0]) if metrics else set()
     header = ["config_id", *keys]
     for m in metrics:
-        header += [f"{m}_{f}" for f in (*_STAT_FIELDS, "n")]
+        header += [f"{m}_{f}" for f in (*STAT_FIELDS, "n")]
     header += ["n", "expected", "failed", "missing", "folds", "seeds", "best"]
-    header += [f"paper_{m}_pct" for m in paper_metrics]
-    spread = paper_stats([PaperEntry.from_any(e) for e in spec.paper])
+    header += [f"paper_{m}_pct" for m in shown]
+    spread = paper_stats(spec.paper)
     header += [f"paper_{f}_pct" for f in spread]
 
     out = io.StringIO()
@@ -66,7 +61,7 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
         row += [json.dumps(s.axes[k]) if isinstance(s.axes.get(k), (list, dict)) else s.axes.get(k, "") for k in keys]
         for m in metrics:
             ms = s.metrics.get(m)
-            row += [_csv_num(getattr(ms, f)) if ms else "" for f in _STAT_FIELDS]
+            row += [_csv_num(getattr(ms, f)) if ms else "" for f in STAT_FIELDS]
             row.append(ms.n if ms else 0)
         row += [
             s.n,
@@ -77,7 +72,7 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
             " ".join(map(str, s.seeds)),
             int(s.config_id in best),
         ]
-        row += [_csv_num(paper_value(spec.paper, s.axes, m)) for m in paper_metrics]
+        row += [_csv_num(paper_value(spec.paper, s.axes, m)) for m in shown]
         row += [_csv_num(paper_value(spec.paper, s.axes, f)) for f in spread]
         writer.writerow(row)
     return out.getvalue()
@@ -110,7 +105,7 @@ def results_json_data(
                 "config_id": s.config_id,
                 "axes": s.axes,
                 "metrics": {
-                    m: {**{f: _num(getattr(ms, f)) for f in _STAT_FIELDS}, "n": ms.n}
+                    m: {**{f: _num(getattr(ms, f)) for f in STAT_FIELDS}, "n": ms.n}
                     for m, ms in s.metrics.items()
                 },
                 "n": s.n,
@@ -120,7 +115,7 @@ def results_json_data(
                 "folds": s.folds,
                 "seeds": s.seeds,
                 "best": s.config_id in best,
-                "paper": {m: paper_value(spec.paper, s.axes, m) for m in _paper_metrics(spec, metrics)},
+                "paper": {m: paper_value(spec.paper, s.axes, m) for m in paper_metrics(spec.paper, metrics)},
                 "runs": [
                     {"trial_id": r.trial_id, "fold": r.fold, "seed": r.seed, **{m: _num(v) for m, v in r.values.items()}}
                     for r in s.runs
@@ -162,7 +157,7 @@ def markdown_table(data: TableRows, marker_column: bool = False) -> str:
 
 def _run_info(run_dir: Path) -> dict[str, Any]:
     try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        info = json.loads(RunDir.at(run_dir).run_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}
@@ -249,15 +244,13 @@ def write_report_files(
     plot_paths = sorted(folder.glob("*.png")) if plots is None else [Path(p) for p in plots]
     links = [_link(p, folder) for p in plot_paths]
 
+    run = RunDir.at(folder)
     texts = {
-        "results.csv": results_csv_text(stats, spec, metrics),
-        "results.json": json.dumps(
+        run.results_csv: results_csv_text(stats, spec, metrics),
+        run.results_json: json.dumps(
             results_json_data(stats, failures, spec, title, metrics), indent=2, allow_nan=False
         )
         + "\n",
-        "report.md": _report_markdown(folder, stats, failures, spec, title, metrics, links),
+        run.report_md: _report_markdown(folder, stats, failures, spec, title, metrics, links),
     }
-    written = []
-    for name, text in texts.items():
-        written.append(atomic_write_text(folder / name, text))
-    return written
+    return [atomic_write_text(path, text) for path, text in texts.items()]

@@ -1,6 +1,7 @@
 """The grid's ``report:`` section: series/x keys and the paper's numbers to show beside ours.
 
-Paper values are percentages (as printed in the papers); our records hold fractions.
+The entries themselves are the grid schema's ``PaperEntry`` (one definition); paper values are
+percentages (as printed in the papers), our records hold fractions.
 Matching a paper entry's ``where`` to a configuration's axes ignores int/str/float spelling
 (``11``, ``"11"`` and ``11.0`` are equal) and letter case, because YAML authors write both.
 """
@@ -8,68 +9,11 @@ Matching a paper entry's ``where`` to a configuration's axes ignores int/str/flo
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from ser_orch.grid.schema import PaperEntry, ReportSpec
+
 __all__ = ["PaperEntry", "ReportSpec", "best_paper_entry", "paper_match", "paper_value", "values_match"]
-
-_NON_METRIC_KEYS = {"where", "source"}
-
-
-def _get(obj: Any, key: str, default: Any = None) -> Any:
-    # The grid module may hand us plain dicts or pydantic/dataclass objects.
-    if isinstance(obj, Mapping):
-        return obj.get(key, default)
-    return getattr(obj, key, default)
-
-
-@dataclass(frozen=True)
-class PaperEntry:
-    where: dict[str, Any]
-    values: dict[str, float]  # metric -> percentage; null values are left out
-    source: str | None = None
-
-    @classmethod
-    def from_any(cls, raw: Any) -> PaperEntry:
-        if isinstance(raw, PaperEntry):
-            return raw
-        if isinstance(raw, Mapping):
-            items = dict(raw)
-        elif hasattr(raw, "model_dump"):  # pydantic v2 model
-            items = raw.model_dump()
-        else:
-            items = dict(vars(raw))
-        values: dict[str, float] = {}
-        for key, value in items.items():
-            if key in _NON_METRIC_KEYS or value is None or isinstance(value, bool):
-                continue
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                values[key] = float(value)
-        source = items.get("source")
-        return cls(dict(items.get("where") or {}), values, None if source is None else str(source))
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    series: str | None = None
-    x: str | None = None
-    paper: list[PaperEntry] = field(default_factory=list)
-    metrics: tuple[str, ...] = ("wa", "ua")
-
-    @classmethod
-    def from_any(cls, spec: Any) -> ReportSpec:
-        """From the grid's ``report`` section (dict or object) or None."""
-        if spec is None:
-            return cls()
-        if isinstance(spec, ReportSpec):
-            return spec
-        return cls(
-            series=_get(spec, "series"),
-            x=_get(spec, "x"),
-            paper=[PaperEntry.from_any(e) for e in (_get(spec, "paper") or [])],
-            metrics=tuple(_get(spec, "metrics") or ("wa", "ua")),
-        )
 
 
 def _norm(value: Any) -> str:

@@ -21,9 +21,10 @@ from matplotlib.patches import Rectangle
 from ser_orch.report.format import format_axis_value, metric_name
 from ser_orch.report.paper import PaperEntry, values_match
 from ser_orch.results.aggregate import ConfigStats, axis_sort_key
+from ser_orch.results.curves import Curve
 from ser_data.atomic import atomic_write
 
-__all__ = ["plot_confusion", "plot_heatmap", "plot_metric_vs_x", "plot_tsne", "plot_tsne_panels"]
+__all__ = ["plot_confusion", "plot_heatmap", "plot_learning_curve", "plot_metric_vs_x", "plot_tsne", "plot_tsne_panels"]
 
 _DPI = 100
 _TSNE_EXACT_MAX = 200
@@ -307,4 +308,45 @@ def plot_heatmap(
     ax.set_ylabel(_short(y_key))
     suffix = f"; red frame: paper's choice ({', '.join(marked)} %)" if marked else ""
     ax.set_title(title or f"mean {metric_name(metric)} (%){suffix}", fontsize="medium")
+    return _save(fig, path)
+
+
+def plot_learning_curve(curve: Curve, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Accuracy (train, and validation where there is one) and training loss per epoch: the mean
+    over the configuration's runs with a min-max band, each phase drawn on its own (dashed
+    boundary); an x where a run's early stopping fired."""
+    fig = _new_figure(7.0, 5.5)
+    acc, loss = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    phases = sorted({p.phase for p in curve.points})
+    colours = {"train_acc": "C0", "val_acc": "C1", "loss": "C2"}
+    for series, label, ax, scale in (("train_acc", "train", acc, 100.0), ("val_acc", "validation", acc, 100.0),
+                                     ("loss", "training loss", loss, 1.0)):
+        for i, phase in enumerate(phases):
+            pts = [(p.x, p.values[series]) for p in curve.points if p.phase == phase and series in p.values]
+            if not pts:
+                continue
+            xs = [px for px, _ in pts]
+            ax.plot(xs, [scale * b.mean for _, b in pts], color=colours[series], label=label if i == 0 else None)
+            ax.fill_between(xs, [scale * b.min for _, b in pts], [scale * b.max for _, b in pts],
+                            color=colours[series], alpha=0.2, linewidth=0)
+        if series != "loss":
+            stops = [(p.x, scale * p.values[series].mean) for p in curve.points if p.stopped and series in p.values]
+            if stops:
+                ax.plot(*zip(*stops), linestyle="none", marker="x", color=colours[series], markersize=8)
+    for start in curve.phase_starts:
+        for ax in (acc, loss):
+            ax.axvline(start - 0.5, color="grey", linestyle="--", linewidth=1)
+    if any(p.stopped for p in curve.points):
+        acc.plot([], [], linestyle="none", marker="x", color="grey", label="early stop")
+    if curve.phase_starts:
+        acc.plot([], [], linestyle="--", color="grey", linewidth=1, label="next phase")
+    acc.set_ylabel("accuracy (%)")
+    loss.set_ylabel("loss")
+    loss.set_xlabel("epoch")
+    if curve.points:
+        loss.set_xlim(0.5, max(p.x for p in curve.points) + 0.5)
+    acc.set_title(title or f"{curve.config_id}\nlearning curve over {curve.runs} run(s): mean, min-max band", fontsize="medium")
+    for ax in (acc, loss):
+        ax.grid(True, alpha=0.3)
+    acc.legend(fontsize="small")
     return _save(fig, path)

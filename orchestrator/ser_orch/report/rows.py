@@ -20,10 +20,11 @@ from ser_orch.report.format import (
 )
 from ser_orch.report.paper import PaperEntry, best_paper_entry, paper_value
 from ser_orch.results.aggregate import ConfigStats, best_per_series
+from ser_orch.results.curves import Curve
 
-__all__ = ["TableRows", "aggregate_rows", "failure_rows", "summary_rows"]
+__all__ = ["STAT_FIELDS", "TableRows", "aggregate_rows", "curve_rows", "failure_rows", "paper_metrics", "paper_stats", "summary_rows"]
 
-_STAT_FIELDS = ("mean", "min", "max", "std")
+STAT_FIELDS = ("mean", "min", "max", "std")  # per metric, in every table and file
 
 
 @dataclass
@@ -34,17 +35,19 @@ class TableRows:
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
 
 
-def _paper_metrics(paper: Sequence[PaperEntry], metrics: Sequence[str]) -> list[str]:
+def paper_metrics(paper: Iterable[Any], metrics: Sequence[str]) -> list[str]:
     """Metrics for which the paper gives at least one number (others get no empty column)."""
-    return [m for m in metrics if any(m in e.values for e in paper)]
+    entries = [PaperEntry.from_any(e) for e in paper]
+    return [m for m in metrics if any(m in e.values for e in entries)]
 
 
 PAPER_STATS = ("min", "max", "std")
 
 
-def paper_stats(paper: Sequence[PaperEntry]) -> list[str]:
+def paper_stats(paper: Iterable[Any]) -> list[str]:
     """The paper's spread figures (min/max/std over folds, of its main metric) that some entry gives."""
-    return [f for f in PAPER_STATS if any(f in e.values for e in paper)]
+    entries = [PaperEntry.from_any(e) for e in paper]
+    return [f for f in PAPER_STATS if any(f in e.values for e in entries)]
 
 
 def aggregate_rows(
@@ -58,16 +61,16 @@ def aggregate_rows(
     """One row per configuration: axes, mean/min/max/std per metric in %, n, paper values."""
     entries = [PaperEntry.from_any(e) for e in paper]
     keys = axis_keys(s.axes for s in stats)
-    paper_metrics = _paper_metrics(entries, metrics)
+    shown = paper_metrics(entries, metrics)
     headers = axis_headers(keys)
     numeric = [False] * len(keys)
     for m in metrics:
         name = metric_name(m)
-        headers += [f"{name} {f}" for f in _STAT_FIELDS]
-        numeric += [True] * len(_STAT_FIELDS)
+        headers += [f"{name} {f}" for f in STAT_FIELDS]
+        numeric += [True] * len(STAT_FIELDS)
     headers.append("n")
     numeric.append(False)
-    for m in paper_metrics:
+    for m in shown:
         headers.append(f"paper {metric_name(m)}")
         numeric.append(True)
     spread = paper_stats(entries)
@@ -81,9 +84,9 @@ def aggregate_rows(
         row = [format_axis_value(s.axes[k]) if k in s.axes else MISSING for k in keys]
         for m in metrics:
             ms = s.metrics.get(m)
-            row += [pct(getattr(ms, f) if ms and ms.n else None) for f in _STAT_FIELDS]
+            row += [pct(getattr(ms, f) if ms and ms.n else None) for f in STAT_FIELDS]
         row.append(s.count_text())
-        row += [paper_pct(paper_value(entries, s.axes, m)) for m in paper_metrics]
+        row += [paper_pct(paper_value(entries, s.axes, m)) for m in shown]
         row += [paper_pct(paper_value(entries, s.axes, f)) for f in spread]
         rows.append(row)
     return TableRows(headers, rows, [s.config_id in best_ids for s in stats], numeric)
@@ -147,4 +150,25 @@ def summary_rows(
             [series_text, _x_text(best, x_key, series_key), pct(ms.mean), pct(ms.std), best.count_text()]
             + paper_cells
         )
+    return TableRows(headers, rows, [False] * len(rows), numeric)
+
+
+def curve_rows(curve: Curve) -> TableRows:
+    """A configuration's learning curve, one row per epoch: accuracies in % as mean (min-max)."""
+
+    def band(point: Any, series: str, scale: float = 100.0, digits: int = 1) -> str:
+        b = point.values.get(series)
+        if b is None:
+            return MISSING
+        if b.n == 1 or b.min == b.max:
+            return f"{scale * b.mean:.{digits}f}"
+        return f"{scale * b.mean:.{digits}f} ({scale * b.min:.{digits}f}-{scale * b.max:.{digits}f})"
+
+    headers = ["phase", "epoch", "n", "train acc", "val acc", "loss", "lr", "stopped"]
+    numeric = [False, True, True, True, True, True, True, True]
+    rows = []
+    for p in curve.points:
+        lr = p.values.get("lr")
+        rows.append([str(p.phase), str(p.epoch), str(p.n), band(p, "train_acc"), band(p, "val_acc"),
+                     band(p, "loss", 1.0, 4), MISSING if lr is None else f"{lr.mean:.3g}", str(p.stopped or "")])
     return TableRows(headers, rows, [False] * len(rows), numeric)

@@ -12,11 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ser_orch.report.format import BEST_MARKER, metric_name
-from ser_orch.report.rows import TableRows, aggregate_rows, failure_rows, summary_rows
+from ser_orch.report.rows import TableRows, aggregate_rows, curve_rows, failure_rows, summary_rows
 from ser_orch.results.aggregate import ConfigStats
+from ser_orch.results.curves import Curve
 from ser_orch.results.records import RecordProblem
 
-__all__ = ["BEST_STYLE", "aggregate_table", "failures_table", "problems_table", "summary_table"]
+__all__ = ["BEST_STYLE", "aggregate_table", "curve_table", "failures_table", "problems_table", "summary_table"]
 
 BEST_STYLE = "bold green"
 
@@ -77,3 +78,9 @@ def summary_table(
 ) -> Table:
     """Compact "Table I": per series our best x and mean, the paper's best x and value (%)."""
     return _to_table(summary_rows(stats, series_key, x_key, metric=metric, paper=paper), title, None, False)
+
+
+def curve_table(curve: Curve) -> Table:
+    """`ser-orch report RUN --curve CONFIG`: the learning curve as a table."""
+    caption = "accuracies in %, mean (min-max) over the runs that reached the epoch; stopped = runs whose early stopping fired"
+    return _to_table(curve_rows(curve), f"{curve.config_id}: learning curve over {curve.runs} run(s)", caption, False)

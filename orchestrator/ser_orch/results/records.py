@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -19,8 +20,10 @@ import numpy as np
 
 from ser_data.atomic import atomic_write_text
 
+from ..rundir import RunDir
+
 __all__ = [
-    "TRIALS_DIR",
+    "json_safe",
     "RecordProblem",
     "RecordScan",
     "RecordWarning",
@@ -34,7 +37,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TRIALS_DIR = "trials"
 STATUS_DONE = "done"
 STATUS_FAILED = "failed"
 
@@ -61,6 +63,9 @@ class TrialRecord:
     node: str | None = None
     device: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    # One entry per epoch (phase, epoch, global_epoch, loss, train_acc, [val_acc], lr, stop, ...).
+    history: list[dict[str, Any]] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)  # utterances in the fold's train/val/test parts
 
     @property
     def done(self) -> bool:
@@ -83,7 +88,7 @@ class TrialRecord:
             fold=trial["fold"],
             seed=trial["seed"],
             status=status,
-            config={k: v for k, v in trial.items() if k != "data"},  # data paths are per machine
+            config=dict(trial),
             **fields,
         )
 
@@ -98,11 +103,12 @@ class TrialRecord:
         known = set(cls.__dataclass_fields__)
         # Unknown keys are dropped rather than rejected so newer writers stay readable.
         kwargs = {k: v for k, v in data.items() if k in known}
-        for key in ("axes", "metrics", "extra", "config"):
+        for key in ("axes", "metrics", "extra", "config", "sizes"):
             if kwargs.get(key) is None:
                 kwargs[key] = {}
-        if kwargs.get("labels") is None:
-            kwargs["labels"] = []
+        for key in ("labels", "history"):
+            if kwargs.get(key) is None:
+                kwargs[key] = []
         return cls(**kwargs)
 
 
@@ -123,10 +129,6 @@ class RecordScan:
     problems: list[RecordProblem]
 
 
-def _trials_dir(run_dir: str | os.PathLike[str]) -> Path:
-    return Path(run_dir) / TRIALS_DIR
-
-
 def scan_records(run_dir: str | os.PathLike[str]) -> RecordScan:
     """Read every ``trials/*.json``; bad files go to ``problems`` instead of raising.
 
@@ -134,7 +136,7 @@ def scan_records(run_dir: str | os.PathLike[str]) -> RecordScan:
     """
     records: list[TrialRecord] = []
     problems: list[RecordProblem] = []
-    folder = _trials_dir(run_dir)
+    folder = RunDir.at(run_dir).trials_dir
     if not folder.is_dir():
         return RecordScan(records, problems)
     for path in sorted(folder.glob("*.json")):
@@ -162,14 +164,23 @@ def read_records(run_dir: str | os.PathLike[str]) -> list[TrialRecord]:
     return scan.records
 
 
-def _json_default(value: Any) -> Any:
-    # Trainers hand over numpy scalars/arrays; JSON needs plain Python values.
+def json_safe(value: Any) -> Any:
+    """Plain JSON values: numpy scalars/arrays and paths converted, NaN and infinities as null
+    (JSON has no NaN; a bare ``NaN`` in a file breaks strict readers)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return json_safe(value.tolist())
     if isinstance(value, np.generic):
-        return value.item()
+        return json_safe(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, Path):
         return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -179,10 +190,10 @@ def write_record(run_dir: str | os.PathLike[str], record: TrialRecord | Mapping[
     A reader never sees half a record, even if the writing process is killed.
     """
     rec = record if isinstance(record, TrialRecord) else TrialRecord.from_dict(record)
-    folder = _trials_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{rec.trial_id}.json"
-    text = json.dumps(rec.to_dict(), indent=2, default=_json_default) + "\n"
+    run = RunDir.at(run_dir)
+    run.trials_dir.mkdir(parents=True, exist_ok=True)
+    target = run.record_path(rec.trial_id)
+    text = json.dumps(json_safe(rec.to_dict()), indent=2, allow_nan=False) + "\n"
     atomic_write_text(target, text)
     return target
 
@@ -197,7 +208,7 @@ def completed_trial_ids(run_dir: str | os.PathLike[str]) -> set[str]:
 
 def read_trial_arrays(run_dir: str | os.PathLike[str], trial_id: str) -> dict[str, np.ndarray] | None:
     """The arrays of ``trials/<trial_id>.npz`` (embeddings, labels, predictions), or None."""
-    path = _trials_dir(run_dir) / f"{trial_id}.npz"
+    path = RunDir.at(run_dir).arrays_path(trial_id)
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:

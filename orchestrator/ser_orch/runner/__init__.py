@@ -1,5 +1,5 @@
-"""Ray Tune execution. Importing this package does not import Ray; run_trials does."""
+"""Ray Tune execution. Importing this package does not import Ray; running trials does."""
 
-from .runner import Resources, RunOutcome, run_trials
+from .runner import Resources, ResourceError, RunOutcome, check_capacity, local_capacity, ray_session, run_trials
 
-__all__ = ["Resources", "RunOutcome", "run_trials"]
+__all__ = ["Resources", "ResourceError", "RunOutcome", "check_capacity", "local_capacity", "ray_session", "run_trials"]

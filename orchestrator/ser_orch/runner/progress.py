@@ -57,7 +57,7 @@ class TrialProgress(tune.Callback):
 
     @staticmethod
     def _tid(trial: Any) -> str:
-        return trial.config["trial"]["config_id"]
+        return trial.config["job"]["trial"]["config_id"]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)

@@ -1,7 +1,8 @@
 """The callable submitit runs on every node of an experiment's job: one task per node.
 
-Rank 0 starts the Ray head, waits for the other nodes to join, then drives the Tune experiment
-over all of them (`run_trials(..., address=...)`) and writes the report into the run folder.
+Rank 0 starts the Ray head, waits for the other nodes to join, then runs the experiment over all
+of them with the same code as a local run (`Experiment.execute(..., address=...)`) and writes the
+report into the run folder.
 On USR2 (preemption or the time limit) submitit calls `checkpoint()`, which resubmits this same
 object; the requeued job finds the run folder and the Tune experiment in it and carries on.
 
@@ -18,6 +19,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ser_data.atomic import atomic_write_text
+
+from ..rundir import RunDir
 from ..runner.runner import Resources
 from .ray_cluster import ClusterFiles, RayNode, run_worker, short_temp_dir, wait_for_nodes
 
@@ -25,9 +29,6 @@ try:  # submitit is a dependency; the fallback only keeps this module importable
     from submitit.helpers import Checkpointable
 except ImportError:  # pragma: no cover
     Checkpointable = object  # type: ignore[misc,assignment]
-
-SLURM_DIR = "slurm"
-
 
 def _append_jsonl(path: Path, data: dict[str, Any]) -> None:
     with path.open("a") as f:
@@ -49,6 +50,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
         self,
         run_dir: str,
         trials: list[dict[str, Any]],
+        inputs: dict[str, dict[str, Any]],
         resources: Resources,
         *,
         join_timeout_s: float = 120,
@@ -57,6 +59,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
     ) -> None:
         self.run_dir = str(Path(run_dir).resolve())
         self.trials = trials
+        self.inputs = inputs  # trial id -> TrialInputs as a dict (paths on the shared filesystem)
         self.resources = resources
         self.join_timeout_s = join_timeout_s
         self.object_store_mb = object_store_mb
@@ -66,7 +69,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
         """USR2: resubmit unchanged. All state lives in the run folder (records + Tune experiment)."""
         from submitit.helpers import DelayedSubmission
 
-        _append_jsonl(Path(self.run_dir) / SLURM_DIR / "events.jsonl",
+        _append_jsonl(RunDir.at(self.run_dir).slurm_dir / "events.jsonl",
                       {"time": time.time(), "event": "checkpoint", "job_id": os.environ.get("SLURM_JOB_ID")})
         return DelayedSubmission(self, *args, **kwargs)
 
@@ -79,7 +82,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
         node = os.environ.get("SLURMD_NODENAME") or nodes[env.node]
         restart = os.environ.get("SLURM_RESTART_COUNT", "0")
         tag = f"{env.job_id}-r{restart}"
-        files = ClusterFiles(Path(self.run_dir) / SLURM_DIR / "ray" / tag)
+        files = ClusterFiles(RunDir.at(self.run_dir).slurm_dir / "ray" / tag)
         files.folder.mkdir(parents=True, exist_ok=True)
         ray_node = RayNode(
             rank=env.global_rank,
@@ -101,14 +104,14 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
         os.environ.update(head.ray_env())
         import ray
 
-        from ..cli.common import console
-        from ..report.build import build_report
-        from ..rundir import open_run_dir
-        from ..runner import run_trials
+        from ..console import make_console
+        from ..experiment import Experiment
+        from ..inputs import TrialInputs
         from .live import LiveState
 
-        run_path = Path(self.run_dir)
-        events = run_path / SLURM_DIR / "events.jsonl"
+        console = make_console()
+        run = RunDir.at(self.run_dir)
+        events = run.slurm_dir / "events.jsonl"
         files.make_token()
         try:
             head.start()
@@ -121,10 +124,12 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
                           + (f"; dashboard {head.dashboard_url}" if head.dashboard_url else ""))
             _append_jsonl(events, {"time": time.time(), "event": "cluster", "tag": tag, "nodes": nodes,
                                    "formed_s": round(formed, 2), "address": head.address})
-            run = open_run_dir(run_path)
-            outcome = run_trials(self.trials, run, self.resources, console=console, address=head.address,
-                                 callbacks=[LiveState(str(run_path / SLURM_DIR / "running.json"))])
-            build_report(run_path, console=console)
+            exp = Experiment.resume(run.path)
+            exp.trials = self.trials  # as submitted (a resume may have changed --pretrain-workers)
+            exp.inputs = {tid: TrialInputs.from_dict(d) for tid, d in self.inputs.items()}
+            outcome = exp.execute(self.resources, address=head.address, console=console,
+                                  callbacks=[LiveState(str(run.slurm_dir / "running.json"))])
+            exp.report(console)
             result = {"tag": tag, **asdict(outcome)}
             _append_jsonl(events, {"time": time.time(), "event": "finished", **result})
             return result
@@ -135,7 +140,7 @@ class SlurmExperiment(Checkpointable):  # type: ignore[misc,valid-type]
             _append_jsonl(events, {"time": time.time(), "event": "error", "tag": tag, "error": f"{type(exc).__name__}: {exc}"})
             raise
         finally:
-            files.stop.write_text("done\n")
+            atomic_write_text(files.stop, "done\n")
             if ray.is_initialized():
                 ray.shutdown()
             head.stop()

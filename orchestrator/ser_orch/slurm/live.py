@@ -12,6 +12,8 @@ from typing import Any
 
 from ray import tune
 
+from ser_data.atomic import atomic_write_text
+
 
 class LiveState(tune.Callback):
     """Which trials are running right now (trial id -> start time), written atomically."""
@@ -21,14 +23,11 @@ class LiveState(tune.Callback):
         self.running: dict[str, float] = {}
 
     def _write(self) -> None:
-        target = Path(self.path)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps({"updated": time.time(), "running": self.running}))
-        tmp.replace(target)
+        atomic_write_text(Path(self.path), json.dumps({"updated": time.time(), "running": self.running}))
 
     @staticmethod
     def _tid(trial: Any) -> str:
-        return trial.config["trial"]["trial_id"]
+        return trial.config["job"]["trial"]["trial_id"]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running[self._tid(trial)] = time.time()

@@ -14,9 +14,9 @@ from typing import Any
 from rich.console import Console
 
 from ..results.records import scan_records
-from ..rundir import open_run_dir
+from ..rundir import RunDir, open_run_dir
 from .errors import SlurmError
-from .submit import JOB_FILE, SLURM_DIR
+from .submit import JOB_FILE
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
 
@@ -49,11 +49,11 @@ class JobStatus:
 
 
 def read_job(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SLURM_DIR / JOB_FILE
+    path = RunDir.at(run_dir).slurm_dir / JOB_FILE
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise SlurmError(f"{run_dir}: no Slurm job was submitted for this run folder (no {SLURM_DIR}/{JOB_FILE})") from None
+        raise SlurmError(f"{run_dir}: no Slurm job was submitted for this run folder (no slurm/{JOB_FILE})") from None
     except (OSError, ValueError) as exc:
         raise SlurmError(f"{path}: unreadable: {exc}") from None
 
@@ -73,7 +73,7 @@ def slurm_state(job_id: str) -> dict[str, str]:
 
 
 def _events(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / SLURM_DIR / "events.jsonl"
+    path = RunDir.at(run_dir).slurm_dir / "events.jsonl"
     out = []
     if path.exists():
         for line in path.read_text().splitlines():
@@ -95,7 +95,7 @@ def job_status(run_dir: Path) -> JobStatus:
         state = ("COMPLETED" if ends and ends[-1]["event"] == "finished" else "FAILED") if ends else "UNKNOWN"
     records = scan_records(run_dir).records
     try:
-        running = list(json.loads((run_dir / SLURM_DIR / "running.json").read_text())["running"])
+        running = list(json.loads((RunDir.at(run_dir).slurm_dir / "running.json").read_text())["running"])
     except (OSError, ValueError, KeyError):
         running = []
     nodes_used: dict[str, int] = {}
@@ -127,7 +127,7 @@ def partial_table(run_dir: Path, console: Console) -> None:
     from ..results.aggregate import aggregate
 
     run = open_run_dir(run_dir)
-    grid = parse_grid((run_dir / "grid.yaml").read_text(), run_dir / "grid.yaml")
+    grid = parse_grid(run.grid_text(), run.grid_file)
     spec = grid.spec.report
     records = scan_records(run_dir).records
     if not records:

@@ -16,11 +16,14 @@ from typing import Any
 
 from rich.console import Console
 
+from ser_data.atomic import atomic_write_text
+
+from ..experiment import Experiment
+from ..rundir import RunDir
 from ..runner.runner import Resources
 from .errors import SlurmError
 from .profiles import SlurmProfile, check_capacity, load_profile
 
-SLURM_DIR = "slurm"
 JOB_FILE = "job.json"
 
 
@@ -34,7 +37,7 @@ class SlurmPlan:
 
     @property
     def log_dir(self) -> Path:
-        return self.run_path / SLURM_DIR / "logs"
+        return RunDir.at(self.run_path).slurm_dir / "logs"
 
     def executor_parameters(self, job_name: str) -> dict[str, Any]:
         """Parameters of submitit's SlurmExecutor: one task per node, the whole node's share for it."""
@@ -121,7 +124,7 @@ def describe(plan: SlurmPlan, job_name: str, console: Console, script: bool = Tr
         f"nodes {p.nodes} x ({p.cpus_per_node} CPU, {p.gpus_per_node} GPU" + (f", {p.mem_gb:g} GB" if p.mem_gb else "") + f"), time limit {p.time}",
         f"trials {plan.n_trials}, {per_trial} each: up to {slots * p.nodes} at once ({slots} per node), max failures {plan.resources.max_failures}",
         f"run folder {plan.run_path}",
-        f"Tune storage {plan.run_path / 'tune'}",
+        f"Tune storage {RunDir.at(plan.run_path).tune_dir}",
         f"Slurm logs {plan.log_dir}",
     ]
     for line in lines:
@@ -131,24 +134,20 @@ def describe(plan: SlurmPlan, job_name: str, console: Console, script: bool = Tr
         console.print(sbatch_script(plan, job_name), markup=False, highlight=False, soft_wrap=True)
 
 
-def submit_run(
-    plan: SlurmPlan,
-    run_path: Path,
-    trials: list[dict[str, Any]],
-    job_name: str,
-    console: Console,
-) -> str:
-    """Submit the experiment; write `<run>/slurm/job.json`; return the Slurm job id."""
+def submit_run(plan: SlurmPlan, exp: Experiment, job_name: str, console: Console) -> str:
+    """Submit the prepared experiment; write `<run>/slurm/job.json`; return the Slurm job id."""
     import submitit
 
     from .job import SlurmExperiment
 
+    run = RunDir.at(plan.run_path)
     plan.log_dir.mkdir(parents=True, exist_ok=True)
     executor = submitit.SlurmExecutor(folder=plan.log_dir)
     executor.update_parameters(**plan.executor_parameters(job_name))
     experiment = SlurmExperiment(
-        str(run_path),
-        trials,
+        str(run.path),
+        exp.trials,
+        {tid: inputs.to_dict() for tid, inputs in exp.inputs.items()},
         plan.resources,
         join_timeout_s=plan.profile.join_timeout_s,
         object_store_mb=plan.profile.object_store_mb,
@@ -164,9 +163,9 @@ def submit_run(
         "profile": plan.profile.model_dump(),
         "partition": plan.partition,
         "log_dir": str(plan.log_dir),
-        "n_trials": len(trials),
+        "n_trials": len(exp.trials),
     }
-    (run_path / SLURM_DIR / JOB_FILE).write_text(json.dumps(info, indent=2) + "\n")
-    console.print(f"submitted Slurm job [bold]{job.job_id}[/] ({plan.profile.nodes} node(s)); run folder [bold]{run_path}[/]")
-    console.print(f"watch it with: ser-orch status {run_path} [--wait]")
+    atomic_write_text(run.slurm_dir / JOB_FILE, json.dumps(info, indent=2) + "\n")
+    console.print(f"submitted Slurm job [bold]{job.job_id}[/] ({plan.profile.nodes} node(s)); run folder [bold]{run.path}[/]")
+    console.print(f"watch it with: ser-orch status {run.path} [--wait]")
     return str(job.job_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .base import FoldData, Reporter, Task, TaskConfigError, TrialOutcome
+from .base import FoldData, Task, TrialContext, TrialOutcome
+from .errors import TaskConfigError, UnknownTaskError
 
 
 def _registry() -> dict[str, Task]:
@@ -20,10 +21,18 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str) -> Task:
+    """The task called `name`; UnknownTaskError (a SerError) lists the valid ones."""
     tasks = _registry()
     if name not in tasks:
-        raise KeyError(name)
+        raise UnknownTaskError(f"unknown task '{name}'; allowed: {', '.join(sorted(tasks))}")
     return tasks[name]
 
 
-__all__ = ["FoldData", "Reporter", "Task", "TaskConfigError", "TrialOutcome", "get_task", "task_names"]
+def validate_trials(grid, trials):  # type: ignore[no-untyped-def]
+    """See ser_orch.tasks.validate (imported lazily: it reads the ser_data registries)."""
+    from .validate import validate_trials as check
+
+    check(grid, trials)
+
+
+__all__ = ["FoldData", "Task", "TaskConfigError", "TrialContext", "TrialOutcome", "UnknownTaskError", "get_task", "task_names", "validate_trials"]

@@ -1,16 +1,35 @@
-"""What a task (one paper's training recipe) must provide to the orchestrator."""
+"""The task contract: what one paper's training recipe provides to the orchestrator.
+
+A run calls a task's hooks in this order:
+
+1. ``settings(trial)`` in the driver, for every configuration, before anything starts (this is the
+   grid validation): the trial's sections become typed settings; a bad value raises
+   ``TaskConfigError`` naming the dotted key. It is called again inside the trial, so validation
+   and training read the config the same way.
+2. ``stage(trials, inputs, run_dir, console)`` once per run, in the driver, after the Ray cluster
+   is up and before the Tune trials (Mocanu's Ray Train pre-training). It returns, per trial id,
+   named paths (e.g. ``{"pretrained": ".../weights.pt"}``) that reach the trial as
+   ``TrialContext.stage``. Tasks without a stage keep the default (nothing). ``stage_workers``
+   tells how many CPUs the stage will ask for, so impossible requests fail before any work.
+3. ``run(trial, settings, data, ctx)`` once per trial, in a Ray worker: train on ``data`` (the
+   fold, already sliced), report every epoch through ``ctx.on_epoch`` (the contract of
+   ``ser_models.training.loop``), resume from ``ctx.resume_state`` when given, and return a
+   ``TrialOutcome``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
-# report(metrics, state_fn): called once per epoch; state_fn() returns a picklable training state
-# that the runner saves as a checkpoint when it decides to.
-Reporter = Callable[[dict[str, Any], Callable[[], Any] | None], None]
+from .errors import TaskConfigError
+
+__all__ = ["FoldData", "Task", "TaskConfigError", "TrialContext", "TrialOutcome"]
 
 
 @dataclass
@@ -29,9 +48,23 @@ class FoldData:
     labels: tuple[str, ...]
     test_ids: list[str] = field(default_factory=list)
     features: Any = None  # the cached ser_data FeatureSet (read-only, shared by the process)
-    train_idx: np.ndarray | None = None  # rows of `features`
-    val_idx: np.ndarray | None = None
-    test_idx: np.ndarray | None = None
+    train_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # rows of `features`
+    val_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    test_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def sizes(self) -> dict[str, int]:
+        """Utterances per part (statistics between configurations need the train/test ratio)."""
+        return {"train": len(self.train_idx), "val": len(self.val_idx), "test": len(self.test_idx)}
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    """What a trial gets besides its config and data."""
+
+    device: str
+    on_epoch: Any = None  # ser_models.training.loop.OnEpoch, or None
+    resume_state: dict[str, Any] | None = None
+    stage: Mapping[str, str] = field(default_factory=dict)  # paths the task's stage produced
 
 
 @dataclass
@@ -39,32 +72,36 @@ class TrialOutcome:
     metrics: dict[str, float]
     confusion: list[list[int]]
     extra: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)  # one entry per epoch (all phases)
     embeddings: np.ndarray | None = None
     y_true: np.ndarray | None = None
     y_pred: np.ndarray | None = None
 
 
-class Task(Protocol):
-    name: str
-    # Train keys that `--epochs N` sets (e.g. both phases of Kumar's schedule).
-    epoch_keys: tuple[str, ...]
+class Task(ABC):
+    """Base of the four paper recipes; see the module docstring for the hooks."""
+
+    name: ClassVar[str]
+    epoch_keys: ClassVar[tuple[str, ...]]  # train keys that `--epochs N` sets (both Kumar phases)
+    pretrain_workers_key: ClassVar[str | None] = None  # the key `--pretrain-workers` sets, if any
+
+    @abstractmethod
+    def settings(self, trial: dict[str, Any]) -> Any:
+        """The trial's sections as typed settings; TaskConfigError(dotted key, message) if bad."""
 
     def validate(self, trial: dict[str, Any]) -> None:
-        """Raise ValueError(key, message) style errors via `TaskConfigError` for a bad trial."""
+        self.settings(trial)
 
-    def run(
-        self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None
-    ) -> TrialOutcome: ...
+    def stage_workers(self, trials: list[dict[str, Any]]) -> int:
+        """CPUs (one per worker) the stage will ask for; 0 = no stage for these trials."""
+        return 0
 
-    # Optional: `prepare(trials, run_dir, console=None) -> None` runs once in the driver after Ray
-    # is initialised and before the Tune trials (a shared stage, e.g. Mocanu's Ray Train
-    # pre-training); it may add paths under each trial's "data" section.
+    def stage(
+        self, trials: list[dict[str, Any]], inputs: Mapping[str, Any], run_dir: Path, console: Any = None
+    ) -> dict[str, dict[str, str]]:
+        """Work shared by the trials, once per run (see the module docstring)."""
+        return {}
 
-
-class TaskConfigError(ValueError):
-    """A trial config the task cannot run; `key` is the dotted grid key at fault."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        self.message = message
-        super().__init__(f"{key}: {message}")
+    @abstractmethod
+    def run(self, trial: dict[str, Any], settings: Any, data: FoldData, ctx: TrialContext) -> TrialOutcome:
+        """Train and evaluate one trial."""

@@ -4,26 +4,67 @@ Grid sections used:
   model: {family: resnet, depth: 11}  or  {name: resnet-11};  optional `overrides: {...}` (constructor args)
   loss:  {distance: cosine|sqeuclidean, margin: >0, miner: random|semihard|hard, triplet_weight, ce_weight}
   train: the KumarSettings schedule fields (pretrain_epochs, triplet_epochs, batch_size, lr_start, ...)
+  features: a fixed-size feature (mfcc39)
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
+from ser_models.losses.mining import MINERS
+from ser_models.training.kumar import KumarSettings
 
-LOSS_KEYS = ("distance", "margin", "miner", "triplet_weight", "ce_weight")
+from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
+from ..grid.sections import Section, build_checked, read_section
+
+D = KumarSettings  # the defaults live in the trainer's settings
 
 
-def model_name(model: dict[str, Any]) -> str:
-    if "name" in model:
-        return str(model["name"])
-    if "family" in model and "depth" in model:
-        return f"{model['family']}-{model['depth']}"
+class KumarTrain(Section):
+    pretrain_epochs: int = Field(D.pretrain_epochs, ge=0)
+    triplet_epochs: int = Field(D.triplet_epochs, ge=0)
+    batch_size: int = Field(D.batch_size, ge=2)  # BatchNorm and triplets need pairs
+    lr_start: float = Field(D.lr_start, gt=0)
+    lr_end: float = Field(D.lr_end, gt=0)
+    patience: int = Field(D.patience, ge=1)
+    min_delta: float = Field(D.min_delta, ge=0)
+    momentum: float = Field(D.momentum, ge=0, lt=1)
+    weight_decay: float = Field(D.weight_decay, ge=0)
+
+
+class KumarLoss(Section):
+    distance: Literal["cosine", "sqeuclidean"] = D.distance  # type: ignore[assignment]
+    margin: float = Field(D.margin, gt=0)
+    miner: Literal[tuple(sorted(MINERS))] = D.miner  # type: ignore[valid-type]
+    triplet_weight: float = Field(D.triplet_weight, ge=0)
+    ce_weight: float = Field(D.ce_weight, ge=0)
+
+
+class KumarModel(Section):
+    name: str | None = None
+    family: str | None = None
+    depth: int | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KumarConfig:
+    model: str
+    overrides: dict[str, Any]
+    train: KumarSettings
+
+
+def model_name(model: KumarModel | dict[str, Any]) -> str:
+    m = model if isinstance(model, KumarModel) else KumarModel.model_validate(model)
+    if m.name is not None:
+        return m.name
+    if m.family is not None and m.depth is not None:
+        return f"{m.family}-{m.depth}"
     raise TaskConfigError("model", "give either model.name (e.g. resnet-11) or model.family and model.depth")
 
 
@@ -38,91 +79,54 @@ def _families() -> dict[str, list[int]]:
     return families
 
 
-class KumarTask:
+def _check_model(model: KumarModel, name: str) -> None:
+    from ser_models import create_model, is_model
+
+    if not is_model(name):
+        families = _families()
+        family = model.family or name.rpartition("-")[0]
+        if family in families:
+            depths = sorted(families[family])
+            raise TaskConfigError(
+                "model.depth" if model.depth is not None else "model.name",
+                f"'{name}': depth must be in {depths[0]}..{depths[-1]} for family {family}",
+            )
+        raise TaskConfigError(
+            "model.family" if model.family is not None else "model.name",
+            f"unknown model '{name}'; families: {', '.join(sorted(families))} (depths 6..15)",
+        )
+    build_checked("model.overrides", name, create_model, name, num_classes=2, **model.overrides)
+
+
+class KumarTask(Task):
     name = "kumar"
     epoch_keys = ("train.pretrain_epochs", "train.triplet_epochs")
 
-    def settings(self, trial: dict[str, Any]) -> Any:
-        from ser_models.training.kumar import KumarSettings
+    def settings(self, trial: dict[str, Any]) -> KumarConfig:
+        from ser_data.features import FEATURES
 
-        loss = trial.get("loss") or {}
-        train = trial.get("train") or {}
-        return KumarSettings(**train, **{k: loss[k] for k in LOSS_KEYS if k in loss}, seed=int(trial["seed"]))
-
-    def validate(self, trial: dict[str, Any]) -> None:
-        from ser_models import create_model, is_model
-        from ser_models.losses.mining import MINERS
-        from ser_models.training.kumar import KumarSettings
-
-        model = trial.get("model") or {}
+        feature = trial["features"]["name"]
+        if feature in FEATURES and FEATURES[feature].variable_length:
+            raise TaskConfigError("features.name", f"'{feature}' is variable-length; the kumar task needs a fixed-size feature (mfcc39)")
+        model = read_section(KumarModel, trial, "model")
         name = model_name(model)
-        if not is_model(name):
-            families = _families()
-            family = model.get("family", name.rpartition("-")[0])
-            if family in families:
-                depths = sorted(families[family])
-                raise TaskConfigError(
-                    "model.depth" if "depth" in model else "model.name",
-                    f"'{name}': depth must be in {depths[0]}..{depths[-1]} for family {family}",
-                )
-            raise TaskConfigError(
-                "model.family" if "family" in model else "model.name",
-                f"unknown model '{name}'; families: {', '.join(sorted(families))} (depths 6..15)",
-            )
-        unknown_model = sorted(set(model) - {"name", "family", "depth", "overrides"})
-        if unknown_model:
-            raise TaskConfigError(f"model.{unknown_model[0]}", "unknown key; allowed: name, family, depth, overrides")
-        try:
-            create_model(name, num_classes=2, **(model.get("overrides") or {}))
-        except TypeError as exc:
-            raise TaskConfigError("model.overrides", f"not accepted by {name}: {exc}") from None
+        _check_model(model, name)
+        train = read_section(KumarTrain, trial, "train")
+        loss = read_section(KumarLoss, trial, "loss")
+        settings = KumarSettings(**train.model_dump(), **loss.model_dump(), seed=int(trial["seed"]))
+        return KumarConfig(name, dict(model.overrides), settings)
 
-        loss = trial.get("loss") or {}
-        unknown = sorted(set(loss) - set(LOSS_KEYS))
-        if unknown:
-            raise TaskConfigError(f"loss.{unknown[0]}", f"unknown key; allowed: {', '.join(LOSS_KEYS)}")
-        if "margin" in loss and not (isinstance(loss["margin"], (int, float)) and loss["margin"] > 0):
-            raise TaskConfigError("loss.margin", f"must be a number > 0, got {loss['margin']!r}")
-        if loss.get("distance", "cosine") not in ("cosine", "sqeuclidean"):
-            raise TaskConfigError("loss.distance", f"'{loss['distance']}' not allowed; allowed: cosine, sqeuclidean")
-        if loss.get("miner", "random") not in MINERS:
-            raise TaskConfigError("loss.miner", f"'{loss['miner']}' not allowed; allowed: {', '.join(sorted(MINERS))}")
-        for key in ("triplet_weight", "ce_weight"):
-            if key in loss and not (isinstance(loss[key], (int, float)) and loss[key] >= 0):
-                raise TaskConfigError(f"loss.{key}", f"must be a number >= 0, got {loss[key]!r}")
-
-        train = trial.get("train") or {}
-        allowed = [f.name for f in dataclasses.fields(KumarSettings) if f.name not in LOSS_KEYS and f.name != "seed"]
-        unknown = sorted(set(train) - set(allowed))
-        if unknown:
-            raise TaskConfigError(f"train.{unknown[0]}", f"unknown key; allowed: {', '.join(allowed)}")
-        positive_ints = {"batch_size": 1, "patience": 1, "pretrain_epochs": 0, "triplet_epochs": 0}
-        for key, low in positive_ints.items():
-            if key in train and not (isinstance(train[key], int) and train[key] >= low):
-                raise TaskConfigError(f"train.{key}", f"must be an integer >= {low}, got {train[key]!r}")
-        for key in ("lr_start", "lr_end"):
-            if key in train and not (isinstance(train[key], (int, float)) and train[key] > 0):
-                raise TaskConfigError(f"train.{key}", f"must be a number > 0, got {train[key]!r}")
-
-    def run(
-        self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None
-    ) -> TrialOutcome:
+    def run(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_models import create_model
         from ser_models.training.kumar import evaluate_kumar, train_kumar
 
-        model_cfg = trial["model"]
         torch.manual_seed(int(trial["seed"]))
-        model = create_model(
-            model_name(model_cfg),
-            num_classes=len(data.labels),
-            input_dim=int(data.x_train.shape[1]),
-            **(model_cfg.get("overrides") or {}),
-        )
-        settings = self.settings(trial)
+        model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[1]),
+                             **settings.overrides)
         val = (data.x_val, data.y_val) if data.x_val is not None else None
         result = train_kumar(
-            model, (data.x_train, data.y_train), val, settings, device=device,
-            on_epoch=report, resume_state=resume_state,
+            model, (data.x_train, data.y_train), val, settings.train, device=ctx.device,
+            on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
         )
         ev = evaluate_kumar(model, (data.x_train, data.y_train), (data.x_test, data.y_test))
         metrics = {
@@ -145,8 +149,11 @@ class KumarTask:
             metrics=metrics,
             confusion=np.asarray(ev["confusion"]).astype(int).tolist(),
             extra=extra,
+            history=result.history,
             embeddings=ev["test_embeddings"],
             y_true=np.asarray(ev["test_labels"]),
             y_pred=np.asarray(ev["test_pred"]),
         )
 
+
+__all__ = ["KumarConfig", "KumarTask", "model_name"]

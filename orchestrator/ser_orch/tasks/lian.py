@@ -16,27 +16,59 @@ Every trial evaluates both test modes: `wa`/`ua` follow `train.test`; `wa_averag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
-from .seqtools import (
-    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, sequences,
-)
+from dataclasses import dataclass
 
-LOSS_KEYS = ("lambda", "type", "margin", "position", "loader", "aux_task", "aux_weight")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "lr_patience", "test", "segment_seconds")
-DEFAULT_LOSS = {"lambda": 0.0, "type": 1, "margin": 0.5, "position": "pos_1", "loader": "loader_1",
-                "aux_task": None, "aux_weight": 0.0}
-DEFAULT_TRAIN = {"epochs": 30, "batch_size": 32, "lr": 1e-4, "lr_patience": 2, "test": "average", "segment_seconds": None}
+from pydantic import Field
+
+from ser_models.training.lian import LianSettings
+
+from ..grid.sections import Section, read_section
+from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
+from .seqtools import metrics_of, normaliser, predict_scores, read_model, sequences
+
 FEATURES = ("mfcc13_fixed", "logmel26_fixed")
 MODEL = "lian-cnn1d"
 # Multi-task targets: grid name -> (FeatureSet.meta column, number of classes).
 AUX = {"gender": ("gender", 2), "valence": ("valence", 3), "activation": ("arousal", 3), "dominance": ("dominance", 3)}
 # What the loaders of each dataset provide (checked before anything runs; run() checks the data too).
 DATASET_TARGETS = {"iemocap": set(AUX), "ravdess": {"gender"}, "cremad": {"gender"}}
+D = LianSettings  # the trainer's defaults
+
+
+class LianLoss(Section):
+    lambda_: float = Field(D.lam, ge=0, le=1, alias="lambda")
+    type: Literal[1, 2] = D.contrastive_type  # type: ignore[assignment]
+    margin: float = Field(D.margin, gt=0)
+    position: Literal["pos_1", "pos_2"] = D.position  # type: ignore[assignment]
+    loader: Literal["loader_1", "loader_2"] = D.loader  # type: ignore[assignment]
+    aux_task: Literal[tuple(AUX)] | None = None  # type: ignore[valid-type]
+    aux_weight: float = Field(D.aux_weight, ge=0, le=1)
+
+
+class LianTrain(Section):
+    epochs: int = Field(D.epochs, ge=0)
+    batch_size: int = Field(D.batch_size, ge=1)  # pairs: a batch of one pair is two samples
+    lr: float = Field(D.lr, gt=0)
+    lr_patience: int = Field(D.lr_patience, ge=0)
+    test: Literal["average", "crop"] = "average"
+    segment_seconds: float | None = Field(None, gt=0)
+
+
+@dataclass(frozen=True)
+class LianConfig:
+    model: str
+    overrides: dict[str, Any]
+    train: LianSettings
+    aux_task: str | None
+    test: str
+    segment_seconds: float | None
+    features: dict[str, Any]  # resolved feature parameters
+    frames: int  # the fixed input length in frames
 
 
 def bin_vad(values: np.ndarray) -> np.ndarray:
@@ -70,66 +102,48 @@ def frames_of(trial: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return p, int(round(p["seconds"] * p["sr"] / p["hop_length"]))
 
 
-class LianTask:
+class LianTask(Task):
     name = "lian"
     epoch_keys = ("train.epochs",)
 
-    def validate(self, trial: dict[str, Any]) -> None:
+    def settings(self, trial: dict[str, Any]) -> LianConfig:
         if trial["features"]["name"] not in FEATURES:
             raise TaskConfigError("features.name", f"'{trial['features']['name']}' not allowed; allowed: {', '.join(FEATURES)}")
         p, frames = frames_of(trial)
         n_feat = p["n_mfcc"] if "n_mfcc" in p else p["n_mels"]
-        check_model(trial, MODEL, frames * n_feat, n_feat)
-
-        loss = trial.get("loss") or {}
-        check_keys(loss, "loss", LOSS_KEYS)
-        check_number(loss, "lambda", "loss", low=0.0, high=1.0)
-        check_number(loss, "aux_weight", "loss", low=0.0, high=1.0)
-        check_number(loss, "margin", "loss", low=0.0, low_open=True)
-        check_choice(loss, "type", "loss", (1, 2))
-        check_choice(loss, "position", "loss", ("pos_1", "pos_2"))
-        check_choice(loss, "loader", "loss", ("loader_1", "loader_2"))
-        check_choice(loss, "aux_task", "loss", (None, *AUX))
-        task = loss.get("aux_task")
+        name, overrides = read_model(trial, MODEL, frames * n_feat, n_feat)
+        loss = read_section(LianLoss, trial, "loss")
         have = DATASET_TARGETS.get(trial["dataset"]["name"])
-        if task is not None and have is not None and task not in have:
+        if loss.aux_task is not None and have is not None and loss.aux_task not in have:
             raise TaskConfigError(
                 "loss.aux_task",
-                f"'{task}' is not in dataset {trial['dataset']['name']}; it has: {', '.join(sorted(have)) or 'none'}",
+                f"'{loss.aux_task}' is not in dataset {trial['dataset']['name']}; it has: {', '.join(sorted(have)) or 'none'}",
             )
+        train = read_section(LianTrain, trial, "train")
+        if train.segment_seconds is not None and train.segment_seconds > p["seconds"]:
+            raise TaskConfigError(
+                "train.segment_seconds",
+                f"{train.segment_seconds} s is longer than the fixed length (features.params.seconds = {p['seconds']})",
+            )
+        trainer = LianSettings(
+            epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, lr_patience=train.lr_patience,
+            lam=loss.lambda_, contrastive_type=loss.type, margin=loss.margin, position=loss.position,
+            loader=loss.loader, aux_weight=loss.aux_weight, seed=int(trial["seed"]),
+        )
+        return LianConfig(name, overrides, trainer, loss.aux_task, train.test, train.segment_seconds, p, frames)
 
-        train = trial.get("train") or {}
-        check_keys(train, "train", TRAIN_KEYS)
-        check_number(train, "epochs", "train", low=0, integer=True)
-        check_number(train, "batch_size", "train", low=1, integer=True)
-        check_number(train, "lr_patience", "train", low=0, integer=True)
-        check_number(train, "lr", "train", low=0.0, low_open=True)
-        check_choice(train, "test", "train", ("average", "crop"))
-        if train.get("segment_seconds") is not None:
-            check_number(train, "segment_seconds", "train", low=0.0, low_open=True)
-            if train["segment_seconds"] > p["seconds"]:
-                raise TaskConfigError(
-                    "train.segment_seconds",
-                    f"{train['segment_seconds']} s is longer than the fixed length (features.params.seconds = {p['seconds']})",
-                )
-
-    def run(
-        self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None
-    ) -> TrialOutcome:
+    def run(self, trial: dict[str, Any], settings: LianConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_data.features import fixed_length
         from ser_models import create_model
-        from ser_models.losses import ContrastiveLoss
-        from ser_models.pairs import make_pairs
         from ser_models.segments import utterance_average
+        from ser_models.training.lian import train_lian
 
-        loss_cfg = {**DEFAULT_LOSS, **(trial.get("loss") or {})}
-        train = {**DEFAULT_TRAIN, **(trial.get("train") or {})}
-        seed = int(trial["seed"])
-        p, frames = frames_of(trial)
-        seg_frames = frames if train["segment_seconds"] is None else int(round(train["segment_seconds"] * p["sr"] / p["hop_length"]))
+        cfg, device = settings, ctx.device
+        seed, p, frames = cfg.train.seed, cfg.features, cfg.frames
+        seg_frames = frames if cfg.segment_seconds is None else int(round(cfg.segment_seconds * p["sr"] / p["hop_length"]))
         fs, n_classes = data.features, len(data.labels)
         y_all = np.asarray(fs.y, dtype=np.int64)
-        aux = loss_cfg["aux_task"]
+        aux = cfg.aux_task
         aux_all = aux_targets(fs, aux) if aux is not None else None
 
         mean, std = normaliser(sequences(fs, data.train_idx))
@@ -138,7 +152,7 @@ class LianTask:
         x_tr = np.stack([fixed_length(s, frames, "start") for s in train_seqs])  # cut or zero-pad at the end
         y_tr = y_all[data.train_idx]
         y_te = y_all[data.test_idx]
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed)  # the test crops, then the pair loaders (in this order)
         # Test inputs: "average" = every consecutive segment (padded to the input length); "crop" = one random crop.
         pieces, owner = [], []
         for i, s in enumerate(test_seqs):
@@ -152,45 +166,13 @@ class LianTask:
         yt = torch.as_tensor(y_tr, device=device)
         at = torch.as_tensor(aux_all[data.train_idx], device=device) if aux_all is not None else None
         torch.manual_seed(seed)
-        model_cfg = trial.get("model") or {}
         n_feat = x_tr.shape[2]
         model = create_model(
-            model_cfg.get("name", MODEL), num_classes=n_classes, input_dim=frames * n_feat, n_coeffs=n_feat,
-            **({"aux_classes": AUX[aux][1]} if aux else {}), **(model_cfg.get("overrides") or {}),
+            cfg.model, num_classes=n_classes, input_dim=frames * n_feat, n_coeffs=n_feat,
+            **({"aux_classes": AUX[aux][1]} if aux else {}), **cfg.overrides,
         ).to(device)
-        lam, mu = float(loss_cfg["lambda"]), float(loss_cfg["aux_weight"]) if aux else 0.0
-        con = ContrastiveLoss("cosine" if loss_cfg["type"] == 1 else "euclidean", float(loss_cfg["margin"]), loss_cfg["position"])
-        ce = torch.nn.CrossEntropyLoss()
-        opt = torch.optim.Adam(model.parameters(), lr=float(train["lr"]))
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=int(train["lr_patience"]))
-        bs = int(train["batch_size"])
-        for epoch in range(1, int(train["epochs"]) + 1):
-            model.train()
-            first, second = make_pairs(loss_cfg["loader"], y_tr, rng)
-            total, n_seen = 0.0, 0
-            for b in range(0, len(first), bs):
-                i1 = torch.as_tensor(first[b : b + bs], device=device)
-                i2 = torch.as_tensor(second[b : b + bs], device=device)
-                if len(i1) < 2 and b > 0:
-                    continue  # BatchNorm needs more than one pair; the epoch's last lone pair is skipped
-                idx = torch.cat([i1, i2])  # the two branches in one forward: shared weights
-                out = model(xt[idx])
-                y = yt[idx]
-                base = (1.0 - lam) * ce(out.logits, y) if lam < 1.0 else out.logits.sum() * 0.0
-                if lam > 0.0:
-                    base = base + lam * con(out, y)
-                loss = base
-                if aux and mu > 0.0:
-                    loss = (1.0 - mu) * base + mu * ce(model.aux_logits(out.features), at[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                n_seen += len(idx)
-            epoch_loss = total / max(1, n_seen)
-            sched.step(epoch_loss)  # halve the lr when the training loss stops decreasing
-            report({"epoch": epoch, "global_epoch": epoch, "loss": epoch_loss,
-                    "lr": opt.param_groups[0]["lr"], "pairs": len(first)}, None)
+        result = train_lian(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch,
+                            resume_state=ctx.resume_state, aux=at, rng=rng)
 
         probs_avg, emb_avg = predict_scores(model, torch.as_tensor(x_avg, device=device))
         pred_avg = utterance_average(probs_avg, own, len(y_te)).argmax(axis=1)
@@ -198,13 +180,14 @@ class LianTask:
         pred_crop = probs_crop.argmax(axis=1)
         wa_a, ua_a, conf_a = metrics_of(y_te, pred_avg, n_classes)
         wa_c, ua_c, conf_c = metrics_of(y_te, pred_crop, n_classes)
-        use_avg = train["test"] == "average"
+        use_avg = cfg.test == "average"
         metrics = {"wa": wa_a if use_avg else wa_c, "ua": ua_a if use_avg else ua_c,
                    "wa_average": wa_a, "ua_average": ua_a, "wa_crop": wa_c, "ua_crop": ua_c,
-                   "epochs": int(train["epochs"]), "test_segments": int(len(own))}
+                   "epochs": int(result.epochs), "test_segments": int(len(own))}
         return TrialOutcome(
             metrics=metrics, confusion=conf_a if use_avg else conf_c,
-            extra={"confusion_average": conf_a, "confusion_crop": conf_c, "test": train["test"]},
+            extra={"confusion_average": conf_a, "confusion_crop": conf_c, "test": cfg.test},
+            history=result.history,
             embeddings=utterance_average(emb_avg, own, len(y_te)).astype(np.float32), y_true=y_te,
             y_pred=(pred_avg if use_avg else pred_crop).astype(np.int64),
         )

@@ -10,23 +10,61 @@ Grid sections used:
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
-from .seqtools import (
-    check_choice, check_keys, check_model, check_number, metrics_of, normaliser, predict_scores, sequences,
-)
+from pydantic import Field
 
-LOSS_KEYS = ("alpha", "margin", "triplet_pool", "selection")
-TRAIN_KEYS = ("epochs", "batch_size", "lr", "weight_decay", "augment", "specaugment")
-SPECAUGMENT_KEYS = ("time_warp", "freq_masks", "freq_width", "time_masks", "time_width", "max_time_ratio", "mask_value")
-DEFAULT_LOSS = {"alpha": 0.3, "margin": 1.0, "triplet_pool": 50000, "selection": "semihard+hard"}
-DEFAULT_TRAIN = {"epochs": 30, "batch_size": 32, "lr": 1e-4, "weight_decay": 1e-6, "augment": False, "specaugment": {}}
+from ser_models.losses.pool_mining import KEEP
+from ser_models.training.liu import LiuSettings
+
+from ..grid.sections import Section, read_section
+from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
+from .seqtools import metrics_of, normaliser, predict_scores, read_model, sequences
+
 MODEL = "liu-cnn-lstm"
+D = LiuSettings  # the trainer's defaults
+
+
+class LiuLoss(Section):
+    alpha: float = Field(D.alpha, ge=0, le=1)
+    margin: float = Field(D.margin, gt=0)
+    triplet_pool: int = Field(D.triplet_pool, ge=1)
+    selection: Literal[KEEP] = D.selection  # type: ignore[valid-type]
+
+
+class SpecAugmentOptions(Section):
+    """``ser_data.features.specaugment.spec_augment``'s options (its defaults apply)."""
+
+    time_warp: int | None = Field(None, ge=0)
+    freq_masks: int | None = Field(None, ge=0)
+    freq_width: int | None = Field(None, ge=0)
+    time_masks: int | None = Field(None, ge=0)
+    time_width: int | None = Field(None, ge=0)
+    max_time_ratio: float | None = Field(None, gt=0, le=1)
+    mask_value: float | Literal["mean"] | None = None
+
+
+class LiuTrain(Section):
+    epochs: int = Field(D.epochs, ge=0)
+    batch_size: int = Field(D.batch_size, ge=2)
+    lr: float = Field(D.lr, gt=0)
+    weight_decay: float = Field(D.weight_decay, ge=0)
+    augment: bool = False  # SpecAugment balancing of the smaller classes (Sec. 2.4)
+    specaugment: SpecAugmentOptions = Field(default_factory=SpecAugmentOptions)
+
+
+@dataclass(frozen=True)
+class LiuConfig:
+    model: str
+    overrides: dict[str, Any]
+    train: LiuSettings
+    augment: bool
+    specaugment: dict[str, Any]
+    segments: dict[str, Any]  # resolved mfcc_seg parameters
 
 
 def segment_params(trial: dict[str, Any]) -> dict[str, Any]:
@@ -53,58 +91,37 @@ def balance_with_specaugment(x: np.ndarray, y: np.ndarray, rng: np.random.Genera
     return np.concatenate(xs), np.concatenate(ys)
 
 
-class LiuTask:
+class LiuTask(Task):
     name = "liu"
     epoch_keys = ("train.epochs",)
 
-    def validate(self, trial: dict[str, Any]) -> None:
+    def settings(self, trial: dict[str, Any]) -> LiuConfig:
         if trial["features"]["name"] != "mfcc_seg":
             raise TaskConfigError("features.name", f"'{trial['features']['name']}' not allowed; the liu task uses mfcc_seg")
         p = segment_params(trial)
+        if not p["segment_seconds"] > 0:
+            raise TaskConfigError("features.params.segment_seconds", f"must be > 0, got {p['segment_seconds']}")
         for key in ("train_overlap_seconds", "test_overlap_seconds"):
             if not (0 <= p[key] < p["segment_seconds"]):
                 raise TaskConfigError(
                     f"features.params.{key}",
                     f"must be >= 0 and shorter than the segment (segment_seconds = {p['segment_seconds']}), got {p[key]}",
                 )
-        if not p["segment_seconds"] > 0:
-            raise TaskConfigError("features.params.segment_seconds", f"must be > 0, got {p['segment_seconds']}")
         frames = max(4, int(round(p["segment_seconds"] * p["sr"] / p["hop_length"])))
-        check_model(trial, MODEL, frames * p["n_mfcc"], p["n_mfcc"])
+        name, overrides = read_model(trial, MODEL, frames * p["n_mfcc"], p["n_mfcc"])
+        loss = read_section(LiuLoss, trial, "loss")
+        train = read_section(LiuTrain, trial, "train")
+        trainer = LiuSettings(**loss.model_dump(), **train.model_dump(exclude={"augment", "specaugment"}), seed=int(trial["seed"]))
+        return LiuConfig(name, overrides, trainer, train.augment, train.specaugment.model_dump(exclude_none=True), p)
 
-        loss = trial.get("loss") or {}
-        check_keys(loss, "loss", LOSS_KEYS)
-        check_number(loss, "alpha", "loss", low=0.0, high=1.0)
-        check_number(loss, "margin", "loss", low=0.0, low_open=True)
-        check_number(loss, "triplet_pool", "loss", low=1, integer=True)
-        check_choice(loss, "selection", "loss", ("semihard+hard", "semihard", "hard"))
-
-        train = trial.get("train") or {}
-        check_keys(train, "train", TRAIN_KEYS)
-        check_number(train, "epochs", "train", low=0, integer=True)
-        check_number(train, "batch_size", "train", low=2, integer=True)
-        check_number(train, "lr", "train", low=0.0, low_open=True)
-        check_number(train, "weight_decay", "train", low=0.0)
-        if "augment" in train and not isinstance(train["augment"], bool):
-            raise TaskConfigError("train.augment", f"must be true or false, got {train['augment']!r}")
-        spec = train.get("specaugment") or {}
-        if not isinstance(spec, dict):
-            raise TaskConfigError("train.specaugment", "must be a mapping of spec_augment options")
-        check_keys(spec, "train.specaugment", SPECAUGMENT_KEYS)
-
-    def run(
-        self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None
-    ) -> TrialOutcome:
+    def run(self, trial: dict[str, Any], settings: LiuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_data.features import segment
         from ser_models import create_model
-        from ser_models.losses import CrossEntropy, RandomPoolMiner, TripletLoss, WeightedSum
         from ser_models.segments import utterance_average
-        from ser_models.training.batches import batch_indices
+        from ser_models.training.liu import train_liu
 
-        loss_cfg = {**DEFAULT_LOSS, **(trial.get("loss") or {})}
-        train = {**DEFAULT_TRAIN, **(trial.get("train") or {})}
-        seed = int(trial["seed"])
-        p = segment_params(trial)
+        cfg, device = settings, ctx.device
+        seed, p = cfg.train.seed, cfg.segments
         fs, n_classes = data.features, len(data.labels)
         hop = p["hop_length"] / p["sr"]
         seg = int(round(p["segment_seconds"] / hop))
@@ -119,51 +136,26 @@ class LiuTask:
         y_te = np.asarray(fs.y, dtype=np.int64)[data.test_idx]
         n_original = len(y_tr)
         rng = np.random.default_rng(seed)
-        if train["augment"]:
-            x_tr, y_tr = balance_with_specaugment(x_tr, y_tr, rng, **(train["specaugment"] or {}))
+        if cfg.augment:
+            x_tr, y_tr = balance_with_specaugment(x_tr, y_tr, rng, **cfg.specaugment)
 
         xt = torch.as_tensor(x_tr, device=device)
         yt = torch.as_tensor(y_tr, device=device)
         torch.manual_seed(seed)
-        model_cfg = trial.get("model") or {}
-        model = create_model(
-            model_cfg.get("name", MODEL), num_classes=n_classes, input_dim=seg * x_tr.shape[2],
-            n_coeffs=x_tr.shape[2], **(model_cfg.get("overrides") or {}),
-        ).to(device)
-        n_batches = max(1, math.ceil(len(yt) / train["batch_size"]))
-        miner = RandomPoolMiner(pool=max(1, math.ceil(loss_cfg["triplet_pool"] / n_batches)),
-                                keep=loss_cfg["selection"], seed=seed)
-        alpha = float(loss_cfg["alpha"])
-        loss_fn = WeightedSum([
-            (alpha, TripletLoss("sqeuclidean", margin=float(loss_cfg["margin"]), miner=miner)),
-            (1.0 - alpha, CrossEntropy()),
-        ])
-        opt = torch.optim.Adam(model.parameters(), lr=float(train["lr"]), weight_decay=float(train["weight_decay"]))
-        gen = torch.Generator(device=device).manual_seed(seed)
-        for epoch in range(1, int(train["epochs"]) + 1):
-            model.train()
-            total, correct = 0.0, 0
-            for idx in batch_indices(len(yt), int(train["batch_size"]), gen, device):
-                out = model(xt[idx])
-                loss = loss_fn(out, yt[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                correct += int((out.logits.argmax(1) == yt[idx]).sum())
-            report({"epoch": epoch, "global_epoch": epoch, "loss": total / len(yt),
-                    "train_acc": correct / len(yt)}, None)
+        model = create_model(cfg.model, num_classes=n_classes, input_dim=seg * x_tr.shape[2],
+                             n_coeffs=x_tr.shape[2], **cfg.overrides).to(device)
+        result = train_liu(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)
 
         probs, emb = predict_scores(model, torch.as_tensor(x_te, device=device))
         utt_probs = utterance_average(probs, own_te, len(y_te))
         y_pred = utt_probs.argmax(axis=1).astype(np.int64)
         wa, ua, conf = metrics_of(y_te, y_pred, n_classes)
         seg_wa, seg_ua, _ = metrics_of(y_te[own_te], probs.argmax(axis=1), n_classes)
-        metrics = {"wa": wa, "ua": ua, "segment_wa": seg_wa, "segment_ua": seg_ua, "epochs": int(train["epochs"]),
+        metrics = {"wa": wa, "ua": ua, "segment_wa": seg_wa, "segment_ua": seg_ua, "epochs": int(result.epochs),
                    "train_segments": n_original, "augmented_segments": int(len(y_tr) - n_original),
                    "test_segments": int(len(own_te))}
         counts = np.bincount(y_tr, minlength=n_classes).tolist()
         return TrialOutcome(
-            metrics=metrics, confusion=conf, extra={"train_class_counts": counts},
+            metrics=metrics, confusion=conf, extra={"train_class_counts": counts}, history=result.history,
             embeddings=utterance_average(emb, own_te, len(y_te)).astype(np.float32), y_true=y_te, y_pred=y_pred,
         )

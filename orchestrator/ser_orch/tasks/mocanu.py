@@ -7,20 +7,27 @@ Grid sections used (every key optional unless said):
   train: {strategy: S1..S5, init: scratch|pretrained, classifier: softmax|svm, epochs, batch_size, lr, lr_step,
           lr_gamma, crop_frames, steps_per_epoch, patience, svm_c, svm_max_train, pretrain: {...see ser_orch.pretrain}}
 `train.strategy` decides model.name, train.init, loss.type and train.classifier (Table 2); those keys
-may then not be set by hand. Pre-trained weights come from `prepare` (a Ray Train job, run once).
+may then not be set by hand. Pre-trained weights come from the task's stage (a Ray Train job, run once).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from .base import FoldData, Reporter, TaskConfigError, TrialOutcome
+from ser_models.losses.emotion_triplet import MINING
+from ser_models.training.mocanu import MocanuSettings
+
+from ..grid.sections import Section, build_checked, read_section
+from ..pretrain import PretrainSettings
+from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
 
 STRATEGIES: dict[str, dict[str, str]] = {
     "S1": {"model.name": "se-resnet34-netvlad", "train.init": "scratch", "loss.type": "softmax", "train.classifier": "softmax"},
@@ -30,42 +37,76 @@ STRATEGIES: dict[str, dict[str, str]] = {
     "S5": {"model.name": "se-resnet34-ghostvlad", "train.init": "pretrained", "loss.type": "emotion", "train.classifier": "svm"},
 }
 DEFAULTS = {"model.name": "se-resnet34-ghostvlad", "train.init": "scratch", "loss.type": "softmax", "train.classifier": "softmax"}
-LOSS_KEYS = ("type", "alpha", "beta", "mining", "polarity", "ce_weight")
-TRAIN_EXTRA = ("strategy", "init", "classifier", "svm_c", "svm_max_train", "pretrain")
+MODELS = ("se-resnet34-avg", "se-resnet34-netvlad", "se-resnet34-ghostvlad")
 TRUNK_ARGS = ("widths", "blocks", "descriptor_dim", "se_reduction")
-CHOICES = {"train.init": ("scratch", "pretrained"), "loss.type": ("softmax", "triplet", "emotion"), "train.classifier": ("softmax", "svm")}
+D = MocanuSettings  # the trainer's defaults
 
 
-def _get(trial: dict[str, Any], dotted: str) -> Any:
-    section, key = dotted.split(".", 1)
-    return (trial.get(section) or {}).get(key)
+class MocanuTrain(Section):
+    strategy: Literal[tuple(STRATEGIES)] | None = None  # type: ignore[valid-type]
+    init: Literal["scratch", "pretrained"] | None = None
+    classifier: Literal["softmax", "svm"] | None = None
+    epochs: int = Field(D.epochs, ge=0)
+    batch_size: int = Field(D.batch_size, ge=2)
+    lr: float = Field(D.lr, gt=0)
+    lr_step: int = Field(D.lr_step, ge=1)
+    lr_gamma: float = Field(D.lr_gamma, gt=0)
+    crop_frames: int = Field(D.crop_frames, ge=32)
+    steps_per_epoch: int | None = Field(D.steps_per_epoch, ge=1)
+    patience: int = Field(D.patience, ge=1)
+    svm_c: float = Field(1.0, gt=0)
+    svm_max_train: int | None = Field(None, ge=2)  # quick profiles: fewer training embeddings for the SVM
+    pretrain: PretrainSettings = Field(default_factory=PretrainSettings)
 
 
-def recipe(trial: dict[str, Any]) -> dict[str, Any]:
-    """The effective choices of a trial: the strategy's (or the defaults), plus explicit keys."""
-    strategy = _get(trial, "train.strategy")
-    chosen = dict(STRATEGIES[strategy]) if strategy in STRATEGIES else dict(DEFAULTS)
-    for key in DEFAULTS:
-        if _get(trial, key) is not None and strategy is None:
-            chosen[key] = _get(trial, key)
-    return chosen
+class MocanuLoss(Section):
+    type: Literal["softmax", "triplet", "emotion"] | None = None
+    alpha: float = Field(0.1, gt=0)
+    beta: float = Field(0.15, gt=0)
+    mining: Literal[MINING] = "semihard"  # type: ignore[valid-type]
+    polarity: dict[str, Literal["negative", "positive", "neutral"]] | None = None
+    ce_weight: float = Field(0.0, ge=0)
 
 
-def trunk_args(trial: dict[str, Any]) -> dict[str, Any]:
-    overrides = (trial.get("model") or {}).get("overrides") or {}
-    return {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in overrides.items() if k in TRUNK_ARGS}
+class MocanuModel(Section):
+    name: Literal[MODELS] | None = None  # type: ignore[valid-type]
+    overrides: dict[str, Any] = Field(default_factory=dict)
 
 
-def model_overrides(trial: dict[str, Any], name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class MocanuConfig:
+    recipe: dict[str, str]  # the strategy's choices (model.name, train.init, loss.type, train.classifier)
+    model: str
+    overrides: dict[str, Any]  # constructor overrides of `model`
+    trunk: dict[str, Any]  # the SE-ResNet trunk's arguments (shared with pre-training)
+    train: MocanuTrain
+    loss: MocanuLoss
+    polarity: dict[str, str] | None  # for loss.type emotion
+    strategy: str | None
+
+
+def recipe(train: MocanuTrain, loss: MocanuLoss, model: MocanuModel) -> dict[str, str]:
+    """The effective choices: the strategy's (which then may not be set by hand), else the keys given."""
+    given = {"model.name": model.name, "train.init": train.init, "loss.type": loss.type, "train.classifier": train.classifier}
+    if train.strategy is not None:
+        for key, value in given.items():
+            if value is not None:
+                chosen = STRATEGIES[train.strategy][key]
+                raise TaskConfigError(key, f"decided by train.strategy ({train.strategy}: {chosen}); remove it or the strategy")
+        return dict(STRATEGIES[train.strategy])
+    return {key: value if value is not None else DEFAULTS[key] for key, value in given.items()}
+
+
+def model_overrides(overrides: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Constructor overrides for `name`; cluster counts a head does not have are dropped, so one
     grid can set K and G for strategies that use NetVLAD (G = 0) or GhostVLAD."""
-    overrides = dict((trial.get("model") or {}).get("overrides") or {})
+    out = dict(overrides)
     if name.endswith("-netvlad"):
-        overrides.pop("ghost_clusters", None)
+        out.pop("ghost_clusters", None)
     if name.endswith("-avg"):
         for key in ("clusters", "ghost_clusters", "vlad_norm"):
-            overrides.pop(key, None)
-    return overrides
+            out.pop(key, None)
+    return out
 
 
 def dataset_labels(dataset: dict[str, Any]) -> tuple[str, ...] | None:
@@ -77,229 +118,156 @@ def dataset_labels(dataset: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(sets.get(dataset.get("label_set") or "full", ())) or None
 
 
-def polarity_map(trial: dict[str, Any]) -> dict[str, str]:
+def polarity_map(given: Mapping[str, str] | None, dataset: str) -> dict[str, str]:
     from ser_models.losses.emotion_triplet import POLARITY_MAPS
 
-    given = (trial.get("loss") or {}).get("polarity")
     if given is not None:
         return dict(given)
-    name = trial["dataset"]["name"]
-    if name not in POLARITY_MAPS:
-        raise TaskConfigError("loss.polarity", f"no built-in polarity map for dataset '{name}'; give loss.polarity: {{label: negative|positive|neutral}}")
-    return POLARITY_MAPS[name]
+    if dataset not in POLARITY_MAPS:
+        raise TaskConfigError("loss.polarity", f"no built-in polarity map for dataset '{dataset}'; give loss.polarity: {{label: negative|positive|neutral}}")
+    return POLARITY_MAPS[dataset]
 
 
-def _num(trial: dict[str, Any], key: str, value: Any, *, low: float, strict: bool, integer: bool = False) -> None:
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    ok = ok and not isinstance(value, bool) and (value > low if strict else value >= low)
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        raise TaskConfigError(key, f"must be {kind} {'>' if strict else '>='} {low:g}, got {value!r}")
-
-
-class MocanuTask:
+class MocanuTask(Task):
     name = "mocanu"
     epoch_keys = ("train.epochs",)
     pretrain_workers_key = "train.pretrain.workers"  # --pretrain-workers
 
-    # ---- validation: everything is checked before anything starts ----
-    def validate(self, trial: dict[str, Any]) -> None:
-        from ser_models import create_model, is_model
-        from ser_models.losses.emotion_triplet import MINING, PolarityMapError, polarity_ids
-        from ser_models.training.mocanu import MocanuSettings
+    def settings(self, trial: dict[str, Any]) -> MocanuConfig:
+        from ser_models import create_model
+        from ser_models.losses.emotion_triplet import PolarityMapError, polarity_ids
 
-        from ..pretrain import DEFAULTS as PRETRAIN_DEFAULTS, pretrain_settings
-
-        train, loss, model = trial.get("train") or {}, trial.get("loss") or {}, trial.get("model") or {}
-        strategy = train.get("strategy")
-        if strategy is not None:
-            if strategy not in STRATEGIES:
-                raise TaskConfigError("train.strategy", f"'{strategy}' not allowed; allowed: {', '.join(STRATEGIES)}")
-            for key in STRATEGIES[strategy]:
-                if _get(trial, key) is not None:
-                    raise TaskConfigError(key, f"decided by train.strategy ({strategy}: {STRATEGIES[strategy][key]}); remove it or the strategy")
-        r = recipe(trial)
-        for key, allowed in CHOICES.items():
-            if r[key] not in allowed:
-                raise TaskConfigError(key, f"'{r[key]}' not allowed; allowed: {', '.join(allowed)}")
-        unknown = sorted(set(model) - {"name", "overrides"})
-        if unknown:
-            raise TaskConfigError(f"model.{unknown[0]}", "unknown key; allowed: name, overrides")
-        if not is_model(r["model.name"]) or not r["model.name"].startswith("se-resnet"):
-            raise TaskConfigError("model.name", f"unknown model '{r['model.name']}'; allowed: se-resnet34-avg, se-resnet34-netvlad, se-resnet34-ghostvlad")
-        overrides = model.get("overrides") or {}
-        if "clusters" in overrides:
-            _num(trial, "model.overrides.clusters", overrides["clusters"], low=1, strict=False, integer=True)
-        if "ghost_clusters" in overrides:
-            _num(trial, "model.overrides.ghost_clusters", overrides["ghost_clusters"], low=0, strict=False, integer=True)
-        try:
-            create_model(r["model.name"], num_classes=2, input_dim=int((trial["features"].get("params") or {}).get("n_fft", 512)) // 2 + 1, **model_overrides(trial, r["model.name"]))
-        except (TypeError, ValueError) as exc:
-            raise TaskConfigError("model.overrides", f"not accepted by {r['model.name']}: {exc}") from None
-
-        unknown = sorted(set(loss) - set(LOSS_KEYS))
-        if unknown:
-            raise TaskConfigError(f"loss.{unknown[0]}", f"unknown key; allowed: {', '.join(LOSS_KEYS)}")
-        for key in ("alpha", "beta"):
-            if key in loss:
-                _num(trial, f"loss.{key}", loss[key], low=0, strict=True)
-        if loss.get("mining", "semihard") not in MINING:
-            raise TaskConfigError("loss.mining", f"'{loss['mining']}' not allowed; allowed: {', '.join(MINING)}")
-        if "ce_weight" in loss:
-            _num(trial, "loss.ce_weight", loss["ce_weight"], low=0, strict=False)
+        train = read_section(MocanuTrain, trial, "train")
+        loss = read_section(MocanuLoss, trial, "loss")
+        model = read_section(MocanuModel, trial, "model")
+        r = recipe(train, loss, model)
+        overrides = dict(model.overrides)
+        for key, low in (("clusters", 1), ("ghost_clusters", 0)):
+            value = overrides.get(key)
+            if key in overrides and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+                raise TaskConfigError(f"model.overrides.{key}", f"must be an integer >= {low}, got {value!r}")
+        name = r["model.name"]
+        params = trial["features"].get("params") or {}
+        build_checked("model.overrides", name, create_model, name, num_classes=2,
+                      input_dim=int(params.get("n_fft", 512)) // 2 + 1, **model_overrides(overrides, name))
+        polarity = None
         if r["loss.type"] == "emotion":
-            labels = dataset_labels(trial["dataset"])
+            polarity = polarity_map(loss.polarity, trial["dataset"]["name"])
             try:
-                polarity_ids(labels or tuple(polarity_map(trial)), polarity_map(trial))
+                polarity_ids(dataset_labels(trial["dataset"]) or tuple(polarity), polarity)
             except PolarityMapError as exc:
                 raise TaskConfigError("loss.polarity", str(exc)) from None
-
-        allowed = [f.name for f in dataclasses.fields(MocanuSettings) if f.name not in ("seed", "normalize_embedding", "val_by")] + list(TRAIN_EXTRA)
-        unknown = sorted(set(train) - set(allowed))
-        if unknown:
-            raise TaskConfigError(f"train.{unknown[0]}", f"unknown key; allowed: {', '.join(allowed)}")
-        for key, low in {"epochs": 0, "batch_size": 2, "lr_step": 1, "crop_frames": 32, "patience": 1, "svm_max_train": 2}.items():
-            if train.get(key) is not None:
-                _num(trial, f"train.{key}", train[key], low=low, strict=False, integer=True)
-        for key in ("lr", "lr_gamma", "svm_c"):
-            if key in train:
-                _num(trial, f"train.{key}", train[key], low=0, strict=True)
-        pre = train.get("pretrain") or {}
-        unknown = sorted(set(pre) - set(PRETRAIN_DEFAULTS))
-        if unknown:
-            raise TaskConfigError(f"train.pretrain.{unknown[0]}", f"unknown key; allowed: {', '.join(PRETRAIN_DEFAULTS)}")
-        p = pretrain_settings(pre)
-        for key, low in {"epochs": 0, "batch_size": 2, "crop_frames": 32, "workers": 1}.items():
-            _num(trial, f"train.pretrain.{key}", p[key], low=low, strict=False, integer=True)
+        pre = train.pretrain
         if r["train.init"] == "pretrained":
-            if p["weights"] is not None and not Path(str(p["weights"])).expanduser().is_file():
-                raise TaskConfigError("train.pretrain.weights", f"pre-trained weights not found: {p['weights']}")
-            if p["weights"] is None and p["epochs"] < 1:
+            if pre.weights is not None and not Path(pre.weights).expanduser().is_file():
+                raise TaskConfigError("train.pretrain.weights", f"pre-trained weights not found: {pre.weights}")
+            if pre.weights is None and pre.epochs < 1:
                 raise TaskConfigError(
                     "train.pretrain.weights",
-                    f"{strategy or 'train.init: pretrained'} needs pre-trained weights: give train.pretrain.weights (a file) or train.pretrain.epochs >= 1",
+                    f"{train.strategy or 'train.init: pretrained'} needs pre-trained weights: give train.pretrain.weights (a file) or train.pretrain.epochs >= 1",
                 )
+        trunk = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in overrides.items() if k in TRUNK_ARGS}
+        return MocanuConfig(r, name, model_overrides(overrides, name), trunk, train, loss, polarity, train.strategy)
 
-    # ---- the pre-training stage: once per distinct setting, before the Tune trials ----
-    @staticmethod
-    def _to_pretrain(trial: dict[str, Any]) -> dict[str, Any] | None:
-        """The trial's pre-training settings if this run must produce its weights, else None
-        (trained from scratch, or given weights)."""
-        from ..pretrain import pretrain_settings
-
-        settings = pretrain_settings((trial.get("train") or {}).get("pretrain"))
-        if recipe(trial)["train.init"] != "pretrained" or settings["weights"] is not None:
+    # ---- the stage: speaker-ID pre-training, once per distinct setting, before the Tune trials ----
+    def _pretrain_settings(self, trial: dict[str, Any]) -> tuple[MocanuConfig, PretrainSettings] | None:
+        """The trial's config and pre-training settings if this run must produce its weights
+        (None: trained from scratch, or given weights)."""
+        cfg = self.settings(trial)
+        pre = cfg.train.pretrain
+        if cfg.recipe["train.init"] != "pretrained" or pre.weights is not None:
             return None
-        return settings
-
-    def pretrain_jobs(self, trials: list[dict[str, Any]]) -> dict[str, Any]:
-        from ..pretrain import PretrainJob, pretrain_key
-
-        jobs: dict[str, Any] = {}
-        for trial in trials:
-            settings = self._to_pretrain(trial)
-            if settings is None:
-                continue
-            corpus = {"dataset": settings["dataset"] or trial["dataset"]["name"], "root": settings["root"] if settings["dataset"] else (settings["root"] or trial["dataset"].get("root")), "features": trial["features"]}
-            key = pretrain_key(trunk_args(trial), settings, corpus)
-            trial.setdefault("data", {})["pretrained_key"] = key
-            if key not in jobs:
-                jobs[key] = PretrainJob(key, self._corpus_features(trial, corpus), trunk_args(trial), settings)
-        return jobs
+        return cfg, pre
 
     def stage_workers(self, trials: list[dict[str, Any]]) -> int:
-        """Workers (one CPU each) the pre-training job will ask for; 0 when no trial pre-trains."""
-        needed = (self._to_pretrain(t) for t in trials)
-        return max((int(s["workers"]) for s in needed if s is not None), default=0)
+        needed = (self._pretrain_settings(t) for t in trials)
+        return max((p.workers for _, p in filter(None, needed)), default=0)
 
-    def _corpus_features(self, trial: dict[str, Any], corpus: dict[str, Any]) -> str:
-        same = corpus["dataset"] == trial["dataset"]["name"] and corpus["root"] == trial["dataset"].get("root")
-        if same and (trial.get("data") or {}).get("features_path"):
-            return str(trial["data"]["features_path"])
-        from ser_data.datasets import load_manifest
-        from ser_data.features import prepare_features
+    def stage(
+        self, trials: list[dict[str, Any]], inputs: Mapping[str, Any], run_dir: Path, console: Any = None
+    ) -> dict[str, dict[str, str]]:
+        from ..pretrain import PretrainJob, ensure_pretrained, pretrain_key
 
-        from ..runner.data_prep import resolve_root
-
-        manifest = load_manifest(corpus["dataset"], resolve_root({"name": corpus["dataset"], "root": corpus["root"]}))
-        feat = trial["features"]
-        return str(prepare_features(manifest, feat["name"], feat.get("params") or {}).cache_path)
-
-    def prepare(self, trials: list[dict[str, Any]], run_dir: Path, console: Any = None) -> None:
-        from ..pretrain import ensure_pretrained
-
-        jobs = self.pretrain_jobs(trials)
-        if not jobs:
-            return
-        paths = ensure_pretrained(list(jobs.values()), Path(run_dir), console=console)
+        jobs: dict[str, PretrainJob] = {}
+        key_of: dict[str, str] = {}
         for trial in trials:
-            key = (trial.get("data") or {}).get("pretrained_key")
-            if key in paths:
-                trial["data"]["pretrained_path"] = str(paths[key].resolve())
+            found = self._pretrain_settings(trial)
+            if found is None:
+                continue
+            cfg, pre = found
+            dataset = pre.dataset or trial["dataset"]["name"]
+            root = pre.root if pre.dataset else (pre.root or trial["dataset"].get("root"))
+            corpus = {"dataset": dataset, "root": root, "features": trial["features"]}
+            settings = pre.model_dump()
+            key = pretrain_key(cfg.trunk, settings, corpus)
+            key_of[trial["trial_id"]] = key
+            if key not in jobs:
+                same = dataset == trial["dataset"]["name"] and root == trial["dataset"].get("root")
+                features = inputs[trial["trial_id"]].features if same else _corpus_features(dataset, root, trial["features"])
+                jobs[key] = PretrainJob(key, str(features), cfg.trunk, settings)
+        if not jobs:
+            return {}
+        paths = ensure_pretrained(list(jobs.values()), Path(run_dir), console=console)
+        return {tid: {"pretrained": str(paths[key].resolve())} for tid, key in key_of.items()}
 
     # ---- one trial ----
-    def run(self, trial: dict[str, Any], data: FoldData, device: str, report: Reporter, resume_state: Any | None) -> TrialOutcome:
+    def run(self, trial: dict[str, Any], settings: MocanuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_models import create_model
         from ser_models.losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, SemiHardTripletMiner, TripletLoss, WeightedSum
         from ser_models.metrics import confusion, unweighted_accuracy, weighted_accuracy
-        from ser_models.training.mocanu import MocanuSettings, embed_sequences, svm_predict, train_mocanu
+        from ser_models.training.mocanu import embed_sequences, svm_predict, train_mocanu
 
-        from ..pretrain import PretrainError, pretrain_settings
+        from ..pretrain import PretrainError, load_trunk
 
-        r = recipe(trial)
-        train_cfg = dict(trial.get("train") or {})
-        loss_cfg = trial.get("loss") or {}
+        cfg, r, train_cfg, loss_cfg = settings, settings.recipe, settings.train, settings.loss
         fs = data.features
         seqs = fs.sequences()
         y_all = np.asarray(fs.y, dtype=np.int64)
-        part = {k: (np.asarray(getattr(data, f"{k}_idx")) if getattr(data, f"{k}_idx") is not None else np.zeros(0, np.int64)) for k in ("train", "val", "test")}
+        part = {"train": data.train_idx, "val": data.val_idx, "test": data.test_idx}
 
         torch.manual_seed(int(trial["seed"]))
-        model = create_model(r["model.name"], num_classes=len(data.labels), input_dim=int(fs.x.shape[1]), **model_overrides(trial, r["model.name"]))
+        model = create_model(cfg.model, num_classes=len(data.labels), input_dim=int(fs.x.shape[1]), **cfg.overrides)
         if r["train.init"] == "pretrained":
-            pre = pretrain_settings(train_cfg.get("pretrain"))
-            path = pre["weights"] or (trial.get("data") or {}).get("pretrained_path")
+            path = train_cfg.pretrain.weights or ctx.stage.get("pretrained")
             if not path or not Path(str(path)).expanduser().is_file():
-                raise PretrainError(f"{trial.get('train', {}).get('strategy') or 'this trial'} needs pre-trained weights and none were found ({path or 'the pre-training stage did not run'})")
-            saved = torch.load(Path(str(path)).expanduser(), map_location="cpu", weights_only=False)
-            model.trunk.load_state_dict(saved["trunk"] if "trunk" in saved else saved)
+                raise PretrainError(f"{cfg.strategy or 'this trial'} needs pre-trained weights and none were found ({path or 'the pre-training stage did not run'})")
+            model.trunk.load_state_dict(load_trunk(Path(str(path)).expanduser()))
 
-        alpha, beta = float(loss_cfg.get("alpha", 0.1)), float(loss_cfg.get("beta", 0.15))
-        mining = str(loss_cfg.get("mining", "semihard"))
+        alpha, beta, mining = loss_cfg.alpha, loss_cfg.beta, loss_cfg.mining
         metric_loss = None
         if r["loss.type"] == "triplet":
             miner = SemiHardTripletMiner() if mining == "semihard" else HardTripletMiner()
             metric_loss = TripletLoss(distance="sqeuclidean", margin=alpha, miner=miner)
         elif r["loss.type"] == "emotion":
-            metric_loss = EmotionTripletLoss(data.labels, polarity_map(trial), alpha=alpha, beta=beta, mining=mining)
-        ce_weight = float(loss_cfg.get("ce_weight", 0.0))
+            metric_loss = EmotionTripletLoss(data.labels, cfg.polarity or {}, alpha=alpha, beta=beta, mining=mining)
         if metric_loss is None:
             loss_fn: Any = CrossEntropy()
-        elif ce_weight > 0:
-            loss_fn = WeightedSum([(1.0, metric_loss), (ce_weight, CrossEntropy())])
+        elif loss_cfg.ce_weight > 0:
+            loss_fn = WeightedSum([(1.0, metric_loss), (loss_cfg.ce_weight, CrossEntropy())])
         else:
             loss_fn = metric_loss
-        settings = MocanuSettings(
-            **{k: v for k, v in train_cfg.items() if k not in TRAIN_EXTRA},
+        trainer_keys = ("epochs", "batch_size", "lr", "lr_step", "lr_gamma", "crop_frames", "steps_per_epoch", "patience")
+        trainer = MocanuSettings(
+            **{k: getattr(train_cfg, k) for k in trainer_keys},
             normalize_embedding=metric_loss is not None,  # margins are for unit vectors
             val_by="softmax" if r["train.classifier"] == "softmax" else "centroid",
             seed=int(trial["seed"]),
         )
         sel = lambda k: ([seqs[i] for i in part[k]], y_all[part[k]])  # noqa: E731
         val = sel("val") if part["val"].size else None
-        result = train_mocanu(model, loss_fn, sel("train"), val, settings, device=device,
-                              on_epoch=report, resume_state=resume_state)  # fmt: skip
+        result = train_mocanu(model, loss_fn, sel("train"), val, trainer, device=ctx.device,
+                              on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)  # fmt: skip
 
         test_seqs, y_test = sel("test")
-        test_emb, test_logits = embed_sequences(model, test_seqs, device)
+        test_emb, test_logits = embed_sequences(model, test_seqs, ctx.device)
         softmax_pred = test_logits.argmax(1)
         if r["train.classifier"] == "svm":
             rows = part["train"]
-            cap = train_cfg.get("svm_max_train")
+            cap = train_cfg.svm_max_train
             if cap and len(rows) > cap:  # quick profiles: fewer training embeddings for the SVM
                 rows = np.sort(np.random.default_rng(int(trial["seed"])).choice(rows, int(cap), replace=False))
-            train_emb, _ = embed_sequences(model, [seqs[i] for i in rows], device)
-            pred = svm_predict(train_emb, y_all[rows], test_emb, c=float(train_cfg.get("svm_c", 1.0)))
+            train_emb, _ = embed_sequences(model, [seqs[i] for i in rows], ctx.device)
+            pred = svm_predict(train_emb, y_all[rows], test_emb, c=train_cfg.svm_c)
         else:
             pred = softmax_pred
         n_classes = len(data.labels)
@@ -317,7 +285,19 @@ class MocanuTask:
             metrics=metrics,
             confusion=np.asarray(confusion(y_test, pred, n_classes)).astype(int).tolist(),
             extra=extra,
+            history=result.history,
             embeddings=test_emb.astype(np.float32),
             y_true=y_test,
             y_pred=pred,
         )
+
+
+def _corpus_features(dataset: str, root: str | None, features: dict[str, Any]) -> str:
+    """The feature cache of another corpus (pre-training on a corpus other than the trials')."""
+    from ser_data.datasets import load_manifest
+    from ser_data.features import prepare_features
+
+    from ..inputs import resolve_root
+
+    manifest = load_manifest(dataset, resolve_root({"name": dataset, "root": root}))
+    return str(prepare_features(manifest, features["name"], features.get("params") or {}).cache_path)

@@ -1,4 +1,4 @@
-"""Pieces the Liu and Lian tasks share: config checks, per-fold normalisation, training steps."""
+"""Pieces the Liu and Lian tasks share: the model section, per-fold normalisation, prediction, metrics."""
 
 from __future__ import annotations
 
@@ -7,52 +7,30 @@ from typing import Any
 import numpy as np
 import torch
 
+from pydantic import Field
+
+from ..grid.sections import Section, build_checked, read_section
 from .base import TaskConfigError
 
 
-def check_keys(section: dict[str, Any], name: str, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(section) - set(allowed))
-    if unknown:
-        raise TaskConfigError(f"{name}.{unknown[0]}", f"unknown key; allowed: {', '.join(allowed)}")
+class SeqModel(Section):
+    """The model section of the Liu and Lian tasks: one zoo model, constructor overrides."""
+
+    name: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
 
 
-def check_number(section: dict[str, Any], key: str, name: str, *, low: float | None = None, high: float | None = None,
-                 low_open: bool = False, integer: bool = False) -> None:
-    """A present value must be a number (an int if `integer`) in [low, high] ((low, high] if low_open)."""
-    if key not in section:
-        return
-    v = section[key]
-    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-    ok = ok and not isinstance(v, bool)
-    if ok and low is not None:
-        ok = v > low if low_open else v >= low
-    if ok and high is not None:
-        ok = v <= high
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
-        rng = f"in [{low}, {high}]" if low is not None and high is not None and not low_open else " and ".join(
-            p for p in (lo, "" if high is None else f"<= {high}") if p)
-        raise TaskConfigError(f"{name}.{key}", f"must be {kind} {rng}, got {v!r}")
-
-
-def check_choice(section: dict[str, Any], key: str, name: str, allowed: tuple[Any, ...]) -> None:
-    if key in section and section[key] not in allowed:
-        raise TaskConfigError(f"{name}.{key}", f"{section[key]!r} not allowed; allowed: {', '.join(map(str, allowed))}")
-
-
-def check_model(trial: dict[str, Any], default: str, probe_dim: int, n_coeffs: int) -> None:
+def read_model(trial: dict[str, Any], default: str, probe_dim: int, n_coeffs: int) -> tuple[str, dict[str, Any]]:
+    """The model name and overrides, checked by building the model once."""
     from ser_models import create_model, is_model
 
-    model = trial.get("model") or {}
-    check_keys(model, "model", ("name", "overrides"))
-    name = model.get("name", default)
+    model = read_section(SeqModel, trial, "model")
+    name = model.name or default
     if not is_model(name):
         raise TaskConfigError("model.name", f"unknown model '{name}'; this task uses {default}")
-    try:
-        create_model(name, num_classes=2, input_dim=probe_dim, n_coeffs=n_coeffs, **(model.get("overrides") or {}))
-    except (TypeError, ValueError) as exc:
-        raise TaskConfigError("model.overrides", f"not accepted by {name}: {exc}") from None
+    build_checked("model.overrides", name, create_model, name, num_classes=2, input_dim=probe_dim,
+                  n_coeffs=n_coeffs, **model.overrides)
+    return name, dict(model.overrides)
 
 
 def normaliser(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

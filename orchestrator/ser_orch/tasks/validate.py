@@ -9,9 +9,7 @@ from typing import Any
 
 from ser_data.errors import SerError
 
-from .errors import GridError
-from .expand import axis_values
-from .load import Grid
+from ..grid import Grid, GridError, axis_values
 
 
 def _allowed(names: list[str]) -> str:
@@ -32,7 +30,7 @@ def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
     from ser_data.features import FEATURES
     from ser_data.protocols import protocol_names
 
-    from ..tasks import TaskConfigError, get_task, task_names
+    from . import TaskConfigError, get_task, task_names
 
     source = str(grid.path) if grid.path else grid.name
     spec = grid.spec

@@ -1,0 +1,135 @@
+"""One trial = one configuration on one fold with one seed, run in the current process (no Ray).
+
+The Ray Tune trainable (``runner.trainable``) wraps :func:`run_trial` with reporting and
+checkpoints; tests and debugging call it directly.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ser_data.atomic import atomic_write_bytes
+from ser_data.features import FeatureSet
+
+from .inputs import TrialInputs
+from .results.records import TrialRecord, write_record
+from .rundir import RunDir
+from .tasks import FoldData, TrialContext, TrialOutcome, get_task
+
+# Per-process memo: with reuse_actors a worker runs many trials on the same feature file.
+_FEATURES: dict[str, FeatureSet] = {}
+_FOLDS: dict[str, dict[str, np.ndarray]] = {}
+
+
+class TrialDiverged(FloatingPointError):
+    """A trial whose final metrics are not finite numbers (training diverged)."""
+
+
+def _features(path: str) -> FeatureSet:
+    if path not in _FEATURES:
+        _FEATURES[path] = FeatureSet.load(path)
+    return _FEATURES[path]
+
+
+def _folds(path: str) -> dict[str, np.ndarray]:
+    if path not in _FOLDS:
+        with np.load(path) as data:
+            _FOLDS[path] = {k: data[k] for k in data.files}
+    return _FOLDS[path]
+
+
+def fold_data(trial: dict[str, Any], inputs: TrialInputs, device: str) -> FoldData:
+    """Slice the cached features by the fold's indices and move them to the device once."""
+    fs = _features(inputs.features)
+    folds = _folds(inputs.folds)
+    f = trial["fold"]
+    idx = {part: folds[f"{f}/{part}"] for part in ("train", "val", "test")}
+    y = torch.as_tensor(np.asarray(fs.y, dtype=np.int64))
+    x = None if fs.is_variable else torch.as_tensor(np.asarray(fs.x, dtype=np.float32))
+
+    def part(name: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if idx[name].size == 0:
+            return None, None
+        i = torch.as_tensor(idx[name])
+        return (x[i].to(device) if x is not None else None), y[i].to(device)
+
+    x_train, y_train = part("train")
+    x_val, y_val = part("val")
+    x_test, y_test = part("test")
+    return FoldData(
+        x_train, y_train, x_val, y_val, x_test, y_test, tuple(fs.labels),
+        test_ids=[fs.utt_ids[i] for i in idx["test"]],
+        features=fs, train_idx=idx["train"], val_idx=idx["val"], test_idx=idx["test"],
+    )
+
+
+def pick_device() -> str:
+    return "cuda" if torch.cuda.is_available() and torch.cuda.device_count() > 0 else "cpu"
+
+
+def run_trial(
+    trial: dict[str, Any],
+    inputs: TrialInputs,
+    run_dir: str | Path,
+    *,
+    on_epoch: Any = None,
+    resume_state: dict[str, Any] | None = None,
+    cpus: float = 1.0,
+    device: str | None = None,
+) -> TrialRecord:
+    """Train and evaluate one trial, write its record (and test embeddings) into the run folder."""
+    # Small models on a shared CPU: more threads than the trial's CPU share only adds contention.
+    torch.set_num_threads(max(1, int(cpus)))
+    torch.manual_seed(trial["seed"])
+    np.random.seed(trial["seed"] % 2**32)
+    device = device or pick_device()
+    task = get_task(trial["task"])
+    settings = task.settings(trial)
+    data = fold_data(trial, inputs, device)
+    ctx = TrialContext(device=device, on_epoch=on_epoch, resume_state=resume_state, stage=dict(inputs.stage))
+    start = time.perf_counter()
+    outcome = task.run(trial, settings, data, ctx)
+    bad = {k: v for k, v in outcome.metrics.items() if isinstance(v, float) and not math.isfinite(v)}
+    if bad:
+        raise TrialDiverged(f"metric(s) {', '.join(f'{k}={v}' for k, v in bad.items())}: training diverged")
+    run = RunDir.at(run_dir)
+    _write_arrays(run, trial["trial_id"], outcome)
+    record = TrialRecord.for_trial(
+        trial,
+        "done",
+        metrics={**outcome.metrics, "train_seconds": round(time.perf_counter() - start, 3)},
+        labels=list(data.labels),
+        confusion=outcome.confusion,
+        extra=outcome.extra,
+        node=os.environ.get("SER_ORCH_NODE") or socket.gethostname(),  # Slurm node name when run by a job
+        device=device,
+        history=outcome.history,
+        sizes=data.sizes(),
+    )
+    write_record(run.path, record)
+    return record
+
+
+def _write_arrays(run: RunDir, trial_id: str, outcome: TrialOutcome) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    if outcome.embeddings is not None:
+        arrays["embeddings"] = np.asarray(outcome.embeddings, dtype=np.float32)
+    if outcome.y_true is not None:
+        arrays["y_true"] = np.asarray(outcome.y_true)
+    if outcome.y_pred is not None:
+        arrays["y_pred"] = np.asarray(outcome.y_pred)
+    if not arrays:
+        return
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    run.trials_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run.arrays_path(trial_id), buf.getvalue())
