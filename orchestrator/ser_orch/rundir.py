@@ -10,7 +10,7 @@ runs/<grid>-<YYYYmmdd-HHMMSS>/
   pretrained/                           weights a task's stage produced (Mocanu)
   slurm/                                job.json, events.jsonl, running.json, logs/, ray/ (Slurm runs)
   curves/<config_id>.png                learning curves, one per configuration
-  results.csv  results.json  report.md  *.png     the report
+  results.csv  results.json  report.md  report.html  *.png     the report
 ```
 """
 
@@ -104,6 +104,10 @@ class RunDir:
     @property
     def report_md(self) -> Path:
         return self.path / "report.md"
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
 
     def planned_trials(self) -> list[dict[str, Any]]:
         try:

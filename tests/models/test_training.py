@@ -34,9 +34,18 @@ def test_lr_schedule_ends():
     assert linear_lr(0, 1000, 0.05, 0.005) == 0.05
     assert linear_lr(999, 1000, 0.05, 0.005) == pytest.approx(0.005)
     assert linear_lr(500, 1001, 0.05, 0.005) == pytest.approx(0.0275)
-    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=3, triplet_epochs=2, patience=100))
+    # Phase 2 continues from phase 1's last rate (default) or restarts at lr_start (the other reading).
+    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=3, triplet_epochs=3, patience=100))
+    lrs = [(h["phase"], h["lr"]) for h in r.history]
+    assert lrs == [(1, 0.05), (1, pytest.approx(0.0275)), (1, pytest.approx(0.005))] + [(2, pytest.approx(0.005))] * 3
+    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=3, triplet_epochs=2, patience=100, phase2_lr="restart"))
     lrs = [(h["phase"], h["lr"]) for h in r.history]
     assert lrs == [(1, 0.05), (1, pytest.approx(0.0275)), (1, pytest.approx(0.005)), (2, 0.05), (2, pytest.approx(0.005))]
+    # Phase 1 stopped early after 2 of 11 epochs (its last rate 0.05 - 0.0045 = 0.0455): phase 2
+    # decays from there to 0.005 over its 3 epochs: 0.0455, 0.02525, (0.005; it stops after 2 as well).
+    r = train_kumar(small_model(), TRAIN, None, settings(pretrain_epochs=11, triplet_epochs=3, patience=1, min_delta=2.0))
+    lrs = [(h["phase"], h["lr"]) for h in r.history]
+    assert lrs == [(1, 0.05), (1, pytest.approx(0.0455)), (2, pytest.approx(0.0455)), (2, pytest.approx(0.02525))]
 
 
 def test_learns_separable_problem():

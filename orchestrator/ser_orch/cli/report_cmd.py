@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from .common import console, fail, user_errors
+from ..rundir import RunDir
+from .common import console, err_console, fail, user_errors
 
 
 @user_errors
@@ -17,6 +18,7 @@ def report(
     as_json: Annotated[bool, typer.Option("--json", help="Print the aggregated results as JSON instead of tables.")] = False,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG plots next to the results.")] = True,
     curve: Annotated[str | None, typer.Option("--curve", metavar="CONFIG_ID", help="Only print this configuration's learning curve (per-epoch train/validation accuracy, loss, lr) as a table.")] = None,
+    open_page: Annotated[bool, typer.Option("--open", help="Print the path of report.html and open it where a desktop browser exists.")] = False,
 ) -> None:
     """Aggregate a run's trial records over folds: tables, results.csv/json, report.md and PNG plots."""
     if curve is not None:
@@ -27,6 +29,21 @@ def report(
     result = build_report(run_dir, console=None if as_json else console, plots=plots)
     if as_json:
         typer.echo(json.dumps(result.json_data, indent=2, default=str))
+    if open_page:
+        page = RunDir.at(run_dir).report_html.resolve()
+        (err_console if as_json else console).print(f"report page: {page}", soft_wrap=True)
+        if _has_desktop():
+            import webbrowser
+
+            webbrowser.open(page.as_uri())
+
+
+def _has_desktop() -> bool:
+    """A browser can show a window here (not on a headless server, a Slurm node or in CI)."""
+    import os
+    import sys
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _print_curve(run_dir: Path, config_id: str) -> None:

@@ -21,6 +21,8 @@ from ..rundir import RunDir, open_run_dir
 from ser_data.atomic import atomic_write_text
 from .angles import angle_std_table, angle_table, summarise_angles
 from .files import write_report_files
+from .html import write_report_html
+from .rows import aggregate_rows, summary_rows
 from .tables import aggregate_table, failures_table, problems_table, summary_table
 
 
@@ -124,6 +126,12 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
     plot_files = _plots(folder, stats, spec, metrics) + _curve_plots(run, stats, scan.records) if plots else []
     files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None)
+    files.append(write_report_html(
+        folder, json.loads(run.results_json.read_text()), title=title, grid_text=run.grid_text(), options=run.meta,
+        table=aggregate_rows(stats, metrics=metrics, series_key=spec.series, paper=spec.paper),
+        summary=summary_rows(stats, spec.series, spec.x, paper=spec.paper) if spec.series and spec.x else None,
+        plots=plot_files, failures=failures, problems=scan.problems,
+    ))
     best = best_config(stats)
     angles = summarise_angles(scan.records, best.config_id) if best else None
     if angles is not None:

@@ -17,7 +17,7 @@ import torch
 from pydantic import Field
 
 from ser_models.losses.mining import MINERS
-from ser_models.training.kumar import KumarSettings
+from ser_models.training.kumar import PHASE2_LR, KumarSettings
 
 from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
 from ..grid.sections import Section, build_checked, read_section
@@ -35,6 +35,7 @@ class KumarTrain(Section):
     min_delta: float = Field(D.min_delta, ge=0)
     momentum: float = Field(D.momentum, ge=0, lt=1)
     weight_decay: float = Field(D.weight_decay, ge=0)
+    phase2_lr: Literal[PHASE2_LR] = D.phase2_lr  # type: ignore[valid-type]
 
 
 class KumarLoss(Section):

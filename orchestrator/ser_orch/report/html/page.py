@@ -26,10 +26,11 @@ from ser_data.atomic import atomic_write_text
 from ser_orch.report.format import BEST_MARKER, MISSING, metric_name, pct
 from ser_orch.report.rows import TableRows, failure_rows
 from ser_orch.results.aggregate import FailedTrial
+from ser_orch.rundir import RunDir
 
 __all__ = ["REPORT_HTML", "render_report_html", "render_table", "write_report_html"]
 
-REPORT_HTML = "report.html"
+REPORT_HTML = RunDir.at(".").report_html.name
 
 # A cell's leading number: numeric columns sort by it, so marks written after a number
 # ("61.11*", "61.11 †") keep the column numeric.
@@ -216,7 +217,8 @@ def _plots_html(plots: Sequence[Path]) -> str:
     groups: dict[str, list[Path]] = {title: [] for title, _ in _PLOT_GROUPS}
     groups[_OTHER_PLOTS] = []
     for path in plots:
-        groups[_plot_group(path.name)].append(path)
+        # Learning curves live in <run>/curves/ and are named by their configuration.
+        groups["Learning curves" if path.parent.name == "curves" else _plot_group(path.name)].append(path)
     out = []
     for title, paths in groups.items():
         if paths:
@@ -319,4 +321,4 @@ def write_report_html(
         results, title=title, description=description, grid_text=grid_text, options=options, table=table,
         summary=summary, plots=plots, failures=failures, problems=problems, run_dir=folder,
     )
-    return atomic_write_text(folder / REPORT_HTML, text)
+    return atomic_write_text(RunDir.at(folder).report_html, text)
