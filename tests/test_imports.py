@@ -15,7 +15,7 @@ LAYERS = {
     "grid": 0, "console": 0, "sweeps": 0,
     "rundir": 1,
     "results": 2, "inputs": 2, "pretrain": 2,
-    "tasks": 3,
+    "tasks": 3, "baseline": 3,
     "trial": 4,
     "runner": 5, "report": 5,
     "experiment": 6,

@@ -24,6 +24,7 @@ from rich.console import Console
 from ser_data.errors import SerError
 
 from .grid import Grid, GridError, count_configs, expand, load_grid, parse_fold_list, parse_grid, set_dotted
+from .baseline import ensure_baseline
 from .inputs import DataSummary, TrialInputs, plan_inputs
 from .report.build import BuiltReport, build_report
 from .results.records import completed_trial_ids
@@ -97,6 +98,7 @@ class Experiment:
         self.run = run
         self.inputs: dict[str, TrialInputs] = dict(inputs or {})
         self.data: list[DataSummary] = []
+        self.baseline_note: str | None = None  # why the run has no baseline row, if it has none
 
     # ---- plan ----
     @classmethod
@@ -165,6 +167,8 @@ class Experiment:
             meta = {**self.options.to_meta(), "resources": asdict(resources) if resources else None}
             self.run = create_run_dir(self.run_path(out), self.grid, self.trials, meta)
         self.inputs = plan.write(self.run)
+        if self.grid.spec.report.baseline == "logreg":
+            self.baseline_note = ensure_baseline(self.trials, self.inputs, self.run, progress)
         return self.run
 
     # ---- run ----

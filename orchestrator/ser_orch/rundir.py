@@ -5,6 +5,7 @@ new folder, or reopening one for --resume, never clobbering results.
 runs/<grid>-<YYYYmmdd-HHMMSS>/
   run.json  grid.yaml  trials.json      what ran: metadata and options, the grid as run, the trial plan
   trials/<trial_id>.json | .npz         one record per finished or failed trial; its test embeddings
+  baseline/baseline__fold=K__seed=S.json the baseline row's records (same folds and seeds)
   data/folds-<key>.npz                  fold index files the trials read
   tune/attempt-<n>/                     Ray Tune's experiment state and checkpoints
   pretrained/                           weights a task's stage produced (Mocanu)
@@ -71,6 +72,11 @@ class RunDir:
     def arrays_path(self, trial_id: str) -> Path:
         return self.trials_dir / f"{trial_id}.npz"
 
+    @property
+    def baseline_dir(self) -> Path:
+        """The baseline row's records (one per fold and seed), apart from the trials'."""
+        return self.path / "baseline"
+
     # inputs and machinery
     @property
     def data_dir(self) -> Path:
@@ -104,6 +110,10 @@ class RunDir:
     @property
     def report_md(self) -> Path:
         return self.path / "report.md"
+
+    @property
+    def angles_json(self) -> Path:
+        return self.path / "angles_best.json"
 
     @property
     def report_html(self) -> Path:

@@ -47,7 +47,11 @@ def test_ablate_reports_resumes_without_rerunning_and_reproduces(tmp_path, tiny_
     assert "61.11" in result.output  # the paper's value next to ours
     for png in ("wa_vs_depth.png", "confusion_best.png", "tsne_best.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (out / "results.csv").read_text().count("\n") == 3  # header + 2 configurations
+    assert (out / "results.csv").read_text().count("\n") == 4  # header + 2 configurations + the baseline
+    assert data["baseline"]["n"] == 2 and data["baseline"]["folds"] == [0, 1]  # same folds as the trials
+    assert sorted(p.name for p in (out / "curves").iterdir()) == ["family=fc,depth=6.png", "family=resnet,depth=6.png"]
+    for r in records.values():  # per-epoch history: one entry per epoch run, both phases
+        assert len(r.history) == r.metrics["epochs"] and {h["phase"] for h in r.history} == {1, 2}
 
     # Resume after losing one trial: only that trial runs, the others are untouched, and the
     # rerun reproduces the lost result exactly (fixed seed, CPU).

@@ -14,7 +14,6 @@ from ser_orch.results.curves import config_curve
 from ser_orch.results.records import write_record
 from ser_orch.rundir import create_run_dir
 
-from conftest import make_record
 
 GRID = """
 name: curves
@@ -43,7 +42,8 @@ def history(phase_lengths: list[int], acc0: float, stop_last: bool, val: bool = 
 
 
 @pytest.fixture
-def run_folder(tmp_path):
+def run_folder(tmp_path, record_factory):
+    make_record = record_factory
     grid = parse_grid(GRID, tmp_path / "curves.yaml")
     plan = [{"trial_id": f"family={f},depth=6__fold={k}__seed=0", "config_id": f"family={f},depth=6",
              "axes": {"model.family": f, "model.depth": 6}, "fold": k, "seed": 0} for f in ("fc", "lstm") for k in (0, 1)]

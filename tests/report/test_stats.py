@@ -169,7 +169,8 @@ def test_zero_variance_is_defined_and_json_safe():
         warnings.simplefilter("ignore", RuntimeWarning)
         assert abs(scipy.stats.ttest_rel(a, b).statistic) > 1e12
     res = paired_test(_runs(a), _runs(b), "wa", test_train_ratio=0.25)
-    assert res.test.p == 0.0 and res.test.t is None and res.test.std_err == 0.0
+    assert res.test.p is None and res.test.t is None and res.test.std_err == 0.0  # not declared significant
+    assert not res.test.testable
     assert res.test.ci_low == pytest.approx(0.1) and res.test.ci_high == pytest.approx(0.1)
     assert "zero variance" in res.test.note
     same = paired_test(_runs(b), _runs(b), "wa", test_train_ratio=0.25)

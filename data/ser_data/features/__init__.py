@@ -7,6 +7,7 @@ a `FeatureSet` once and reuses the cached file afterwards.
 from __future__ import annotations
 
 from ser_data.features import extractors as _extractors  # noqa: F401  (registers the features)
+from ser_data.features import utterance_stats as _utterance_stats  # noqa: F401  (the baseline's)
 from ser_data.features.cache import cache_file, cache_key
 from ser_data.features.featureset import FeatureSet
 from ser_data.features.prepare import prepare_features

@@ -6,6 +6,7 @@ import typer
 
 from . import data_cmd, grid_cmd
 from .ablate_cmd import ablate
+from .compare_cmd import compare
 from .report_cmd import report
 from .status_cmd import status
 from .submit_cmd import submit
@@ -23,6 +24,7 @@ app.add_typer(grid_cmd.app, name="grid")
 app.command("ablate")(ablate)
 app.command("sweep")(sweep)
 app.command("report")(report)
+app.command("compare")(compare)
 app.command("submit")(submit)
 app.command("status")(status)
 

@@ -70,6 +70,9 @@ class ReportSpec(_Strict):
     paper: list[PaperEntry] = Field(default_factory=list)
     citation: str = ""
     per_config: bool = Field(False, description="also a confusion matrix and a t-SNE for every configuration")
+    baseline: Literal["logreg", "none"] = Field(
+        "logreg", description="the baseline row: logistic regression on utterance MFCC statistics, same folds and seeds"
+    )
 
     @classmethod
     def from_any(cls, spec: Any) -> ReportSpec:

@@ -16,6 +16,7 @@ from rich.console import Console
 from ..grid import parse_grid
 from ..results.aggregate import ConfigStats, FailedTrial, aggregate, failures_of
 from ..results.records import read_trial_arrays, scan_records
+from ..results.comparison import TableStats, table_stats as table_stats_of
 from ..results.curves import curves_by_config
 from ..rundir import RunDir, open_run_dir
 from ser_data.atomic import atomic_write_text
@@ -32,6 +33,8 @@ class BuiltReport:
     failures: list[FailedTrial]
     files: list[Path] = field(default_factory=list)
     json_data: dict[str, Any] = field(default_factory=dict)
+    baseline: ConfigStats | None = None
+    table_stats: TableStats | None = None
 
 
 def best_config(stats: list[ConfigStats], metric: str = "wa") -> ConfigStats | None:
@@ -123,22 +126,26 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     scan = scan_records(folder)
     stats = aggregate(scan.records, metrics=metrics, planned=run.planned_trials())
     failures = failures_of(stats)
+    baseline_records = scan_records(folder, baseline=True).records if spec.baseline != "none" else []
+    baseline = (aggregate(baseline_records, metrics=metrics) or [None])[0] if baseline_records else None
+    table_stats = table_stats_of(stats, metrics, scan.records + baseline_records, baseline=baseline)
+    extra = {"baseline": baseline, "table_stats": table_stats}
     title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
     plot_files = _plots(folder, stats, spec, metrics) + _curve_plots(run, stats, scan.records) if plots else []
-    files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None)
+    files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None, **extra)
     files.append(write_report_html(
         folder, json.loads(run.results_json.read_text()), title=title, grid_text=run.grid_text(), options=run.meta,
-        table=aggregate_rows(stats, metrics=metrics, series_key=spec.series, paper=spec.paper),
+        table=aggregate_rows(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, **extra),
         summary=summary_rows(stats, spec.series, spec.x, paper=spec.paper) if spec.series and spec.x else None,
         plots=plot_files, failures=failures, problems=scan.problems,
     ))
     best = best_config(stats)
     angles = summarise_angles(scan.records, best.config_id) if best else None
     if angles is not None:
-        files.append(atomic_write_text(folder / "angles_best.json", json.dumps(angles.to_dict(), indent=2) + "\n"))
-    report = BuiltReport(stats, failures, files + plot_files, json.loads(run.results_json.read_text()))
+        files.append(atomic_write_text(run.angles_json, json.dumps(angles.to_dict(), indent=2) + "\n"))
+    report = BuiltReport(stats, failures, files + plot_files, json.loads(run.results_json.read_text()), baseline, table_stats)
     if console is not None:
-        console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title))
+        console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title, **extra))
         if spec.series and spec.x:
             console.print(summary_table(stats, spec.series, spec.x, paper=spec.paper))
         if angles is not None:

@@ -21,13 +21,22 @@ from ser_orch.report.rows import STAT_FIELDS, TableRows, aggregate_rows, failure
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
 from ser_data.atomic import atomic_write_text
 
+from ..results.comparison import TableStats
+from ..results.records import json_safe
 from ..rundir import RunDir
+from .tables import stats_caption
 
 __all__ = ["markdown_table", "results_csv_text", "results_json_data", "write_report_files"]
 
 def _num(value: float | None) -> float | None:
     """JSON has no NaN: missing statistics become null."""
     return None if value is None or not math.isfinite(value) else value
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    return _csv_num(value) if isinstance(value, (int, float)) or value is None else str(value)
 
 
 def _csv_num(value: float | None) -> str:
@@ -39,8 +48,41 @@ def _best_ids(stats: Sequence[ConfigStats], spec: ReportSpec, metric: str) -> se
     return {s.config_id for s in best_per_series(stats, spec.series, metric).values()}
 
 
-def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metrics: Sequence[str] = ("wa", "ua")) -> str:
-    """One row per configuration: axes, per-metric mean/min/max/std/n, counts, paper values."""
+def _stat_columns(table_stats: TableStats | None, metrics: Sequence[str]) -> list[str]:
+    if table_stats is None or table_stats.ratio is None:
+        return []
+    cols = [f"{m}_ci_{side}" for m in metrics for side in ("low", "high")]
+    if table_stats.comparison is not None:
+        m = table_stats.metric
+        cols += [f"{m}_diff_best", f"{m}_p_best_holm", f"{m}_same_as_best", f"{m}_diff_baseline", f"{m}_p_baseline_holm"]
+    return cols
+
+
+def _stat_values(table_stats: TableStats | None, config_id: str, metrics: Sequence[str]) -> dict[str, Any]:
+    """The statistics of one row as JSON values (None where undefined)."""
+    out: dict[str, Any] = {}
+    if table_stats is None or table_stats.ratio is None:
+        return out
+    for m in metrics:
+        ci = table_stats.interval(config_id, m)
+        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = (None, None) if ci is None else (ci.ci_low, ci.ci_high)
+    if table_stats.comparison is not None:
+        m, row = table_stats.metric, table_stats.row(config_id)
+        vb = None if row is None else row.vs_best
+        vbase = None if row is None else row.vs_baseline
+        out[f"{m}_diff_best"] = None if vb is None else vb.mean_diff
+        out[f"{m}_p_best_holm"] = None if vb is None else vb.p_holm
+        out[f"{m}_same_as_best"] = None if row is None else row.indistinguishable_from_best
+        out[f"{m}_diff_baseline"] = None if vbase is None else vbase.mean_diff
+        out[f"{m}_p_baseline_holm"] = None if vbase is None else vbase.p_holm
+    return out
+
+
+def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metrics: Sequence[str] = ("wa", "ua"), *,
+                     baseline: ConfigStats | None = None, table_stats: TableStats | None = None) -> str:
+    """One row per configuration (the baseline last, config_id ``baseline``): axes, per-metric
+    mean/min/max/std/n, counts, the statistics (CI, differences to the best and the baseline),
+    paper values."""
     spec = ReportSpec.from_any(report_spec)
     keys = axis_keys(s.axes for s in stats)
     shown = paper_metrics(spec.paper, metrics)
@@ -49,6 +91,8 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
     for m in metrics:
         header += [f"{m}_{f}" for f in (*STAT_FIELDS, "n")]
     header += ["n", "expected", "failed", "missing", "folds", "seeds", "best"]
+    stat_cols = _stat_columns(table_stats, metrics)
+    header += stat_cols
     header += [f"paper_{m}_pct" for m in shown]
     spread = paper_stats(spec.paper)
     header += [f"paper_{f}_pct" for f in spread]
@@ -56,7 +100,7 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    for s in stats:
+    for s in [*stats, *([baseline] if baseline is not None else [])]:
         row: list[Any] = [s.config_id]
         row += [json.dumps(s.axes[k]) if isinstance(s.axes.get(k), (list, dict)) else s.axes.get(k, "") for k in keys]
         for m in metrics:
@@ -72,6 +116,8 @@ def results_csv_text(stats: Sequence[ConfigStats], report_spec: Any = None, metr
             " ".join(map(str, s.seeds)),
             int(s.config_id in best),
         ]
+        values = _stat_values(table_stats, s.config_id, metrics)
+        row += [_csv_cell(values.get(c)) for c in stat_cols]
         row += [_csv_num(paper_value(spec.paper, s.axes, m)) for m in shown]
         row += [_csv_num(paper_value(spec.paper, s.axes, f)) for f in spread]
         writer.writerow(row)
@@ -94,12 +140,16 @@ def results_json_data(
     report_spec: Any = None,
     title: str = "",
     metrics: Sequence[str] = ("wa", "ua"),
+    *,
+    baseline: ConfigStats | None = None,
+    table_stats: TableStats | None = None,
 ) -> dict[str, Any]:
-    """Everything in results.csv plus per-trial values, confusion matrices and failures."""
+    """Everything in results.csv plus per-trial values, confusion matrices and failures; the
+    baseline as its own entry ("baseline"), the statistics per configuration ("stats")."""
     spec = ReportSpec.from_any(report_spec)
     best = _best_ids(stats, spec, metrics[0]) if metrics else set()
     configs = []
-    for s in stats:
+    for s in [*stats, *([baseline] if baseline is not None else [])]:
         configs.append(
             {
                 "config_id": s.config_id,
@@ -122,8 +172,10 @@ def results_json_data(
                 ],
                 "labels": list(s.labels),
                 "confusion": None if s.confusion is None else s.confusion.tolist(),
+                "stats": _stat_values(table_stats, s.config_id, metrics),
             }
         )
+    base_entry = configs.pop() if baseline is not None else None
     return {
         "title": title,
         "metrics": list(metrics),
@@ -132,6 +184,8 @@ def results_json_data(
         "series": spec.series,
         "x": spec.x,
         "configs": configs,
+        "baseline": base_entry,
+        "statistics": None if table_stats is None else table_stats.to_dict(),
         "failures": [_failure_dict(f) for f in failures],
     }
 
@@ -171,6 +225,8 @@ def _report_markdown(
     title: str,
     metrics: Sequence[str],
     plots: Sequence[str],
+    baseline: ConfigStats | None = None,
+    table_stats: TableStats | None = None,
 ) -> str:
     done = sum(s.n for s in stats)
     failed = len(failures)
@@ -191,10 +247,11 @@ def _report_markdown(
     out.append(
         f"{names} in %, mean/min/max/std (population std) over the done runs of each configuration. "
         f"WA = overall accuracy, UA = mean per-class recall. {BEST_MARKER} marks the best mean "
-        f"{metric_name(metrics[0]) if metrics else ''}{per}; n = done/planned."
+        f"{metric_name(metrics[0]) if metrics else ''}{per}; n = done/planned{stats_caption(table_stats)}."
     )
     out.append("")
-    rows = aggregate_rows(stats, metrics=metrics, series_key=spec.series, best_metric=metrics[0], paper=spec.paper)
+    rows = aggregate_rows(stats, metrics=metrics, series_key=spec.series, best_metric=metrics[0], paper=spec.paper,
+                          baseline=baseline, table_stats=table_stats)
     out.append(markdown_table(rows, marker_column=True))
     if spec.paper and metrics:
         out += ["## Best per series, ours vs paper", ""]
@@ -230,6 +287,8 @@ def write_report_files(
     *,
     metrics: Sequence[str] | None = None,
     plots: Sequence[str | os.PathLike[str]] | None = None,
+    baseline: ConfigStats | None = None,
+    table_stats: TableStats | None = None,
 ) -> list[Path]:
     """Write results.csv, results.json and report.md into ``run_dir`` (atomically); return them.
 
@@ -246,11 +305,12 @@ def write_report_files(
 
     run = RunDir.at(folder)
     texts = {
-        run.results_csv: results_csv_text(stats, spec, metrics),
+        run.results_csv: results_csv_text(stats, spec, metrics, baseline=baseline, table_stats=table_stats),
         run.results_json: json.dumps(
-            results_json_data(stats, failures, spec, title, metrics), indent=2, allow_nan=False
+            json_safe(results_json_data(stats, failures, spec, title, metrics, baseline=baseline, table_stats=table_stats)),
+            indent=2, allow_nan=False,
         )
         + "\n",
-        run.report_md: _report_markdown(folder, stats, failures, spec, title, metrics, links),
+        run.report_md: _report_markdown(folder, stats, failures, spec, title, metrics, links, baseline, table_stats),
     }
     return [atomic_write_text(path, text) for path, text in texts.items()]

@@ -20,7 +20,10 @@ from ser_orch.report.format import (
 )
 from ser_orch.report.paper import PaperEntry, best_paper_entry, paper_value
 from ser_orch.results.aggregate import ConfigStats, best_per_series
+from ser_orch.results.comparison import TableStats
 from ser_orch.results.curves import Curve
+
+BASELINE_LABEL = "baseline"  # the row's first cell; the captions say what it is
 
 __all__ = ["STAT_FIELDS", "TableRows", "aggregate_rows", "curve_rows", "failure_rows", "paper_metrics", "paper_stats", "summary_rows"]
 
@@ -33,6 +36,61 @@ class TableRows:
     rows: list[list[str]]
     best: list[bool] = field(default_factory=list)  # per row: best of its series
     numeric: list[bool] = field(default_factory=list)  # per column: right-align
+    baseline: list[bool] = field(default_factory=list)  # per row: the baseline row (styled apart)
+
+
+SAME_AS_BEST = "≈"  # not distinguishable from the best (Holm-adjusted p >= alpha)
+DIFFERS = "*"  # differs from the baseline (Holm-adjusted p < alpha)
+
+
+def _points(diff: float | None) -> str:
+    return MISSING if diff is None else f"{100.0 * diff:+.2f}"
+
+
+def _p(value: float | None) -> str:
+    return MISSING if value is None else (f"{value:.3f}" if value >= 0.001 else "<0.001")
+
+
+def _interval(ci: Any) -> str:
+    if ci is None or ci.ci_low is None or ci.ci_high is None:
+        return MISSING
+    # Accuracies live in [0, 100] %: the t interval of few folds can reach past them.
+    return f"{max(0.0, 100.0 * ci.ci_low):.1f}-{min(100.0, 100.0 * ci.ci_high):.1f}"
+
+
+def stat_headers(table: TableStats | None, metrics: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """Headers of the statistics columns: one CI per metric, then the comparisons."""
+    if table is None or table.ratio is None:
+        return {}, []
+    name = metric_name(table.metric)
+    compare = [f"{name} vs best", "p", f"{name} vs baseline", "p"] if table.comparison is not None else []
+    return {m: f"{metric_name(m)} 95% CI" for m in metrics}, compare
+
+
+def stat_cells(table: TableStats | None, config_id: str, metrics: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """(CI cell per metric, comparison cells) of one row; the baseline row gets no comparisons."""
+    ci_headers, compare_headers = stat_headers(table, metrics)
+    if table is None or not ci_headers:
+        return {}, []
+    cis = {m: _interval(table.interval(config_id, m)) for m in metrics}
+    row = table.row(config_id)
+    if not compare_headers:
+        return cis, []
+    if row is None:
+        return cis, [MISSING] * len(compare_headers)
+    if row.is_best:
+        best_cells = ["best", MISSING]
+    elif row.vs_best is None:
+        best_cells = [MISSING, MISSING]
+    else:
+        mark = f" {SAME_AS_BEST}" if row.indistinguishable_from_best else ""
+        best_cells = [_points(row.vs_best.mean_diff) + mark, _p(row.vs_best.p_holm)]
+    if row.vs_baseline is None:
+        base_cells = [MISSING, MISSING]
+    else:
+        mark = f" {DIFFERS}" if row.vs_baseline.significant else ""
+        base_cells = [_points(row.vs_baseline.mean_diff) + mark, _p(row.vs_baseline.p_holm)]
+    return cis, best_cells + base_cells
 
 
 def paper_metrics(paper: Iterable[Any], metrics: Sequence[str]) -> list[str]:
@@ -57,19 +115,28 @@ def aggregate_rows(
     series_key: str | None = None,
     best_metric: str = "wa",
     paper: Iterable[Any] = (),
+    baseline: ConfigStats | None = None,
+    table_stats: TableStats | None = None,
 ) -> TableRows:
-    """One row per configuration: axes, mean/min/max/std per metric in %, n, paper values."""
+    """One row per configuration: axes, mean/min/max/std (and a 95 % CI) per metric in %, n,
+    the paired comparisons with the best and the baseline, paper values; the baseline last."""
     entries = [PaperEntry.from_any(e) for e in paper]
     keys = axis_keys(s.axes for s in stats)
     shown = paper_metrics(entries, metrics)
     headers = axis_headers(keys)
     numeric = [False] * len(keys)
+    ci_headers, compare_headers = stat_headers(table_stats, metrics)
     for m in metrics:
         name = metric_name(m)
         headers += [f"{name} {f}" for f in STAT_FIELDS]
         numeric += [True] * len(STAT_FIELDS)
+        if m in ci_headers:
+            headers.append(ci_headers[m])
+            numeric.append(True)
     headers.append("n")
     numeric.append(False)
+    headers += compare_headers
+    numeric += [True] * len(compare_headers)
     for m in shown:
         headers.append(f"paper {metric_name(m)}")
         numeric.append(True)
@@ -80,16 +147,26 @@ def aggregate_rows(
 
     best_ids = {s.config_id for s in best_per_series(stats, series_key, best_metric).values()}
     rows: list[list[str]] = []
-    for s in stats:
-        row = [format_axis_value(s.axes[k]) if k in s.axes else MISSING for k in keys]
+    shown_stats = [*stats, *([baseline] if baseline is not None else [])]
+    for s in shown_stats:
+        is_base = s is baseline
+        if is_base:
+            row = [BASELINE_LABEL] + [MISSING] * (len(keys) - 1) if keys else []
+        else:
+            row = [format_axis_value(s.axes[k]) if k in s.axes else MISSING for k in keys]
+        cis, compare = stat_cells(table_stats, s.config_id, metrics)
         for m in metrics:
             ms = s.metrics.get(m)
             row += [pct(getattr(ms, f) if ms and ms.n else None) for f in STAT_FIELDS]
+            if m in ci_headers:
+                row.append(cis.get(m, MISSING))
         row.append(s.count_text())
-        row += [paper_pct(paper_value(entries, s.axes, m)) for m in shown]
-        row += [paper_pct(paper_value(entries, s.axes, f)) for f in spread]
+        row += [MISSING] * len(compare_headers) if is_base else compare
+        row += [MISSING if is_base else paper_pct(paper_value(entries, s.axes, m)) for m in shown]
+        row += [MISSING if is_base else paper_pct(paper_value(entries, s.axes, f)) for f in spread]
         rows.append(row)
-    return TableRows(headers, rows, [s.config_id in best_ids for s in stats], numeric)
+    return TableRows(headers, rows, [s.config_id in best_ids and s is not baseline for s in shown_stats], numeric,
+                     [s is baseline for s in shown_stats])
 
 
 def failure_rows(failures: Iterable[Any]) -> TableRows:

@@ -129,14 +129,20 @@ class RecordScan:
     problems: list[RecordProblem]
 
 
-def scan_records(run_dir: str | os.PathLike[str]) -> RecordScan:
-    """Read every ``trials/*.json``; bad files go to ``problems`` instead of raising.
+def _folder(run_dir: str | os.PathLike[str], baseline: bool) -> Path:
+    run = RunDir.at(run_dir)
+    return run.baseline_dir if baseline else run.trials_dir
+
+
+def scan_records(run_dir: str | os.PathLike[str], *, baseline: bool = False) -> RecordScan:
+    """Read every ``trials/*.json`` (``baseline/*.json`` with ``baseline``); bad files go to
+    ``problems`` instead of raising.
 
     Records come back sorted by trial id so every consumer sees the same order.
     """
     records: list[TrialRecord] = []
     problems: list[RecordProblem] = []
-    folder = RunDir.at(run_dir).trials_dir
+    folder = _folder(run_dir, baseline)
     if not folder.is_dir():
         return RecordScan(records, problems)
     for path in sorted(folder.glob("*.json")):
@@ -184,15 +190,15 @@ def json_safe(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def write_record(run_dir: str | os.PathLike[str], record: TrialRecord | Mapping[str, Any]) -> Path:
-    """Write ``trials/<trial_id>.json`` atomically (temp file in the same folder + os.replace).
-
-    A reader never sees half a record, even if the writing process is killed.
+def write_record(run_dir: str | os.PathLike[str], record: TrialRecord | Mapping[str, Any], *, baseline: bool = False) -> Path:
+    """Write ``trials/<trial_id>.json`` (``baseline/`` with ``baseline``) atomically (temp file
+    in the same folder + os.replace). A reader never sees half a record, even if the writing
+    process is killed.
     """
     rec = record if isinstance(record, TrialRecord) else TrialRecord.from_dict(record)
-    run = RunDir.at(run_dir)
-    run.trials_dir.mkdir(parents=True, exist_ok=True)
-    target = run.record_path(rec.trial_id)
+    folder = _folder(run_dir, baseline)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{rec.trial_id}.json"
     text = json.dumps(json_safe(rec.to_dict()), indent=2, allow_nan=False) + "\n"
     atomic_write_text(target, text)
     return target

@@ -286,9 +286,8 @@ def corrected_ttest(d: Sequence[float] | np.ndarray, *, test_train_ratio: float,
     """The corrected resampled t-test on J differences ``d`` (NaNs dropped).
 
     ``test_train_ratio = 0`` gives the plain one-sample/paired t-test (``scipy.stats.ttest_rel``).
-    Zero variance (all differences equal, within ``ZERO_SPREAD``): the CI is the point ``[m, m]``
-    and p is the limit of the test as the spread goes to 0: 1.0 when m = 0 (t = 0), 0.0 otherwise
-    (t infinite, given as None). J < 2: t, p and the CI are None and ``note`` says why.
+    Zero variance (all differences equal, within ``ZERO_SPREAD``): the CI is the point ``[m, m]``;
+    p = 1 when m = 0 (t = 0), else not testable (t and p None; the note says why). J < 2: t, p and the CI are None and ``note`` says why.
     """
     c = _corrected(np.asarray(d, dtype=float), test_train_ratio, confidence, "difference")
     test_train_ratio, confidence = float(test_train_ratio), float(confidence)
@@ -297,10 +296,13 @@ def corrected_ttest(d: Sequence[float] | np.ndarray, *, test_train_ratio: float,
     assert c.half_width is not None and c.df is not None
     lo, hi = c.mean - c.half_width, c.mean + c.half_width
     if c.zero_spread:
-        equal = abs(c.mean) <= ZERO_SPREAD
-        t, p = (0.0, 1.0) if equal else (None, 0.0)
-        note = f"{c.note}; p = {p:g} is the limit as the spread goes to 0"
-        return TTest(c.n, c.mean, 0.0, t, c.df, p, lo, hi, confidence, test_train_ratio, note)
+        # Every difference the same: no difference at all is a sure p = 1; a constant non-zero one
+        # has no spread to weigh it against, and with few folds and small test sets that happens by
+        # chance (accuracies are multiples of 1/n_test), so it is not declared significant.
+        if abs(c.mean) <= ZERO_SPREAD:
+            return TTest(c.n, c.mean, 0.0, 0.0, c.df, 1.0, lo, hi, confidence, test_train_ratio, f"{c.note}: no difference")
+        note = f"{c.note}: no spread to test the difference against"
+        return TTest(c.n, c.mean, 0.0, None, c.df, None, lo, hi, confidence, test_train_ratio, note)
     t = c.mean / c.std_err
     p = float(2.0 * stdtr(c.df, -abs(t)))
     return TTest(c.n, c.mean, c.std_err, t, c.df, p, lo, hi, confidence, test_train_ratio)
