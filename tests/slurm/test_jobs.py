@@ -34,8 +34,10 @@ def _done_files(run: Path) -> dict[str, int]:
 
 def test_ablate_wait_runs_on_both_nodes_and_survives_preemption(tmp_path, make_grid, slurm_cluster):
     out = tmp_path / "run"
+    # Trials of a few seconds: node2's first Ray worker can take that long to start on a loaded
+    # machine, and with one-second trials node1 would run all four before node2 is ready.
     proc = subprocess.Popen(
-        ["ser-orch", "ablate", "--grid", str(make_grid()), "--out", str(out), "--slurm", "local-dev", "--wait"],
+        ["ser-orch", "ablate", "--grid", str(make_grid(epochs=12)), "--out", str(out), "--slurm", "local-dev", "--wait"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
     )
     try:
