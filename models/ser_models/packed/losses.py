@@ -128,7 +128,8 @@ class PackedTripletLoss(PackedLoss):
         mined = self.miner(dist, y, margin, members)
         if isinstance(mined, Dense):
             d = batched_pairwise(emb, self.distance)
-            total = (mined.w_ap * d).sum(dim=(1, 2)) - (mined.w_an * d).sum(dim=(1, 2)) + margin * mined.count
+            hinged = mined.w_ap.sum(dim=(1, 2))  # triplets with a positive hinge (all, unless the window is wider)
+            total = (mined.w_ap * d).sum(dim=(1, 2)) - (mined.w_an * d).sum(dim=(1, 2)) + margin * hinged
             return total / mined.count.clamp_min(1)
         assert isinstance(mined, Indexed)
         ea = gather_rows(emb, mined.a)

@@ -7,8 +7,9 @@ once. These return, for ``M'`` members with batches of ``B``:
 - :class:`Indexed` triplets ``a, p, n`` of shape ``(M', T)`` with a ``valid`` mask (random,
   pool and hard miners; ``T`` = ``B * per_anchor``, ``n_triplets``, ``pool`` or ``B``);
 - :class:`Dense` pair weights for the semi-hard miner, whose triplet set can hold up to
-  ``B^3`` entries: ``w_ap[a, p]`` / ``w_an[a, n]`` count the mined triplets using each pair, so
-  ``sum over triplets of (d_ap - d_an + m) = sum(w_ap * D) - sum(w_an * D) + m * count``.
+  ``B^3`` entries: ``w_ap[a, p]`` / ``w_an[a, n]`` count the mined triplets with a positive
+  hinge that use each pair, so the loss's sum over triplets is
+  ``sum(w_ap * D) - sum(w_an * D) + margin * sum(w_ap)``, divided by ``count`` (all mined).
 
 Randomness is each member's own ``torch.Generator`` (given, or made on first use on the batch's
 device from ``seeds[m]``, as the unpacked miner makes its own), and every member draws exactly
@@ -209,17 +210,22 @@ class PackedSemiHardMiner(PackedMiner):
         self.margin, self.chunk_elems = margin, chunk_elems
 
     def mine(self, dist: Tensor, labels: Tensor, margin: Tensor, members: list[int]) -> Dense:
-        m = margin if self.margin is None else torch.full_like(margin, self.margin)
+        # ``margin`` is the loss margin. A mining window wider than it also takes triplets whose
+        # hinge is 0: they count in the mean (``count``) but add nothing (not in the weights).
+        window = margin if self.margin is None else torch.full_like(margin, self.margin)
         pos, neg = batched_label_masks(labels)
         mm, b = labels.shape
         w_ap = torch.zeros(mm, b, b, dtype=dist.dtype, device=dist.device)
         w_an = torch.zeros_like(w_ap)
+        count = torch.zeros(mm, dtype=dist.dtype, device=dist.device)
         step = max(1, self.chunk_elems // max(1, mm * b * b))
-        mc = m[:, None, None, None]
+        mw, ml = window[:, None, None, None], torch.minimum(window, margin)[:, None, None, None]
         for s in range(0, b, step):
             d = dist[:, s : s + step]
             d_ap, d_an = d[:, :, :, None], d[:, :, None, :]
-            ok = pos[:, s : s + step, :, None] & neg[:, s : s + step, None, :] & (d_an > d_ap) & (d_an < d_ap + mc)
-            w_ap[:, s : s + step] = ok.sum(dim=3).to(dist.dtype)
-            w_an[:, s : s + step] = ok.sum(dim=2).to(dist.dtype)
-        return Dense(w_ap, w_an, w_ap.sum(dim=(1, 2)))
+            ok = pos[:, s : s + step, :, None] & neg[:, s : s + step, None, :] & (d_an > d_ap)
+            count += (ok & (d_an < d_ap + mw)).sum(dim=(1, 2, 3)).to(dist.dtype)
+            hinge = ok & (d_an < d_ap + ml)
+            w_ap[:, s : s + step] = hinge.sum(dim=3).to(dist.dtype)
+            w_an[:, s : s + step] = hinge.sum(dim=2).to(dist.dtype)
+        return Dense(w_ap, w_an, count)
