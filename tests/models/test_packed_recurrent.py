@@ -1,8 +1,10 @@
-"""Recurrent (plain-op RNN/LSTM/GRU) against torch's nn.RNN / nn.LSTM / nn.GRU with the same weights.
+"""Recurrent against torch's nn.RNN / nn.LSTM / nn.GRU with the same weights, both
+implementations: "steps" (plain ops) and "torch" (torch's kernel, per member under vmap).
 
-Tolerances: float64 1e-12 (the same arithmetic in another order: torch's fused cell kernels vs
-separate ops); float32 outputs 2e-6 and gradients 2e-5 absolute on O(1) values (on CPU torch's
-float32 LSTM runs oneDNN's kernel, whose summation order differs from ``linear``'s).
+Tolerances for "steps": float64 1e-12 (the same arithmetic in another order: torch's fused cell
+kernels vs separate ops); float32 outputs 2e-6 and gradients 2e-5 absolute on O(1) values (on
+CPU torch's float32 LSTM runs oneDNN's kernel, whose summation order differs from ``linear``'s).
+"torch" runs torch's own kernels, so packed members equal their models bit for bit.
 """
 
 import pytest
@@ -42,7 +44,7 @@ def assert_same(ref, got, dtype):
 def test_matches_torch(cell, layers, bidirectional, batch_first, dtype):
     torch.manual_seed(0)
     ref = CELLS[cell](5, 7, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional).to(dtype)
-    ours = Recurrent.from_torch(ref)
+    ours = Recurrent.from_torch(ref, impl="steps")
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in ref.named_parameters()]
     x = torch.randn((4, 6, 5) if batch_first else (6, 4, 5), dtype=dtype, requires_grad=True)
     assert_same(run(ref, x), run(ours, x), dtype)
@@ -53,7 +55,7 @@ def test_initial_state_and_relu(cell):
     torch.manual_seed(1)
     kw = {"nonlinearity": "relu"} if cell == "rnn" else {}
     ref = CELLS[cell](3, 4, num_layers=2, bidirectional=True, **kw).double()
-    ours = Recurrent.from_torch(ref)
+    ours = Recurrent.from_torch(ref)  # an explicit hx always runs "steps"
     assert ours.mode == ("RNN_RELU" if cell == "rnn" else ref.mode)
     x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(4, 2, 4, dtype=torch.float64)
@@ -67,7 +69,7 @@ def test_zoo_configurations(name):
     torch.manual_seed(2)
     model = create_model(name, 4).double()
     ref = model.rnn
-    ours = Recurrent.from_torch(ref)
+    ours = Recurrent.from_torch(ref, impl="steps")
     assert ours.num_layers == int(name.split("-")[1]) - 2
     x = torch.randn(3, 10, 39, dtype=torch.float64, requires_grad=True)
     assert_same(run(ref, x), run(ours, x), torch.float64)
@@ -79,7 +81,7 @@ def test_liu_cnn_lstm_bidirectional_float32():
     ref = model.lstm
     assert ref.bidirectional and ref.batch_first
     x = torch.randn(3, 20, 32, requires_grad=True)
-    assert_same(run(ref, x), run(Recurrent.from_torch(ref), x), torch.float32)
+    assert_same(run(ref, x), run(Recurrent.from_torch(ref, impl="steps"), x), torch.float32)
 
 
 def test_replace_recurrent_keeps_state_dict_both_ways():
@@ -95,22 +97,42 @@ def test_replace_recurrent_keeps_state_dict_both_ways():
         assert torch.equal(v, before[k])
     x = torch.randn(2, 20 * 26)
     model.eval(), replaced.eval()
-    torch.testing.assert_close(replaced(x).logits, model(x).logits, atol=2e-6, rtol=0)
+    assert torch.equal(replaced(x).logits, model(x).logits)  # on CPU, outside vmap: torch's own kernel
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_packed_recurrent_models(cell):
-    # Three Kumar recurrent models packed (torch 2.13's vmap has no batching rule for
-    # aten::lstm / gru: PackedModel runs Recurrent instead); each member equals its own model.
+@pytest.mark.parametrize("impl", ["steps", "torch"])
+@pytest.mark.parametrize("name", ["lstm-7", "gru-7", "rnn-7", "liu-cnn-lstm"])
+def test_packed_recurrent_models(name, impl):
+    # Three models packed (torch 2.13's vmap has no batching rule for aten::lstm / gru: the
+    # packed template runs Recurrent instead); each member equals its own model, values and
+    # gradients. "torch" calls the very kernels of the unpacked model: Kumar's recurrent nets
+    # (recurrence + linear head) come out bit for bit; Liu's convolutions run grouped, in
+    # another summation order.
+    kw = {"input_dim": 20 * 26, "n_coeffs": 26} if name == "liu-cnn-lstm" else {}
     models = []
     for seed in range(3):
         torch.manual_seed(seed)
-        models.append(create_model(f"{cell}-7", 4).double())
-    packed = PackedModel(models)
-    x = torch.randn(3, 5, 390, dtype=torch.float64)
+        models.append(create_model(name, 4, **kw).double())
+    packed = PackedModel(models, recurrent=impl)
+    x = torch.randn(3, 5, kw.get("input_dim", 390), dtype=torch.float64)
     out = packed(x)
+    out.logits.square().sum().backward()
     for m, model in enumerate(models):
-        torch.testing.assert_close(out.embedding[m], model(x[m]).embedding, atol=1e-12, rtol=0)
+        ref = model(x[m])
+        ref.logits.square().sum().backward()
+        if impl == "torch" and name != "liu-cnn-lstm":
+            assert torch.equal(out.logits[m], ref.logits)
+        torch.testing.assert_close(out.logits[m], ref.logits, atol=1e-12, rtol=0)
+        for n, p in model.named_parameters():
+            torch.testing.assert_close(packed.params[n].grad[m], p.grad, atol=1e-12, rtol=1e-12, msg=n)
+
+
+def test_auto_picks_torch_kernels_on_cpu():
+    r = Recurrent("LSTM", 3, 4)
+    assert r.resolved_impl(torch.device("cpu")) == "torch"
+    assert r.resolved_impl(torch.device("cuda")) == "steps"
+    assert Recurrent("GRU", 3, 4, impl="steps").resolved_impl(torch.device("cpu")) == "steps"
+    assert list(r.state_dict()) == list(nn.LSTM(3, 4).state_dict())  # the kernel holder adds no state
 
 
 def test_rejects_what_it_does_not_implement():
@@ -122,3 +144,5 @@ def test_rejects_what_it_does_not_implement():
         Recurrent("LSTM", 3, 4)(torch.randn(5, 3))
     with pytest.raises(ValueError, match="mode"):
         Recurrent("CELL", 3, 4)
+    with pytest.raises(ValueError, match="impl"):
+        Recurrent("LSTM", 3, 4, impl="cudnn")

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..base import ModelOutput
-from .recurrent import replace_recurrent
+from .recurrent import Recurrent, replace_recurrent
 
 Members = Sequence[int] | Tensor | None
 
@@ -63,9 +63,11 @@ class PackedModel:
       ``named_parameters()`` / ``named_buffers()``; ``params`` are leaf tensors for the optimizer.
     - ``packed(x)`` with ``x`` ``(M, B, ...)`` -> :class:`ModelOutput` whose fields are
       ``(M, B, ...)``; ``shared_input=True`` takes one ``(B, ...)`` batch for all members.
+    - ``recurrent``: how recurrent layers run over the members (``Recurrent``'s ``impl``:
+      ``"auto"``, ``"steps"`` or ``"torch"``).
     """
 
-    def __init__(self, models: Sequence[nn.Module]) -> None:
+    def __init__(self, models: Sequence[nn.Module], recurrent: str = "auto") -> None:
         models = list(models)
         if not models:
             raise ValueError("PackedModel needs at least one model")
@@ -77,7 +79,10 @@ class PackedModel:
             raise ValueError("all members must have the same parameter and buffer names, shapes and dtypes (one configuration)")
         # An untouched copy of member 0 (original modules): what member_model() hands back.
         self._prototype = copy.deepcopy(first)
-        template = replace_recurrent(copy.deepcopy(first))
+        template = replace_recurrent(copy.deepcopy(first), recurrent)
+        for module in template.modules():
+            if isinstance(module, Recurrent):
+                module.members_batched = True
         if [n for n, _ in template.named_parameters()] != [n for n, _ in first.named_parameters()]:
             raise AssertionError("recurrent replacement changed the parameter names or their order")
         # The template only supplies code: functional_call substitutes every tensor.
