@@ -195,3 +195,16 @@ def test_template_runs_recurrent_and_bad_input_is_rejected():
         PackedModel([create_model("fc-6", 4), create_model("fc-7", 4)])
     with pytest.raises(ValueError, match="one class"):
         PackedModel([create_model("fc-6", 4), create_model("cnn-6", 4)])
+
+
+def test_predict_in_chunks_matches_member_models():
+    models = members("resnet-7")
+    packed = PackedModel(models)
+    packed(batch("resnet-7", b=8))  # one training step's statistics
+    x = batch("resnet-7", b=7, seed=3)
+    out = packed.predict(x, batch_size=3)
+    assert packed.training and out.features is None and out.logits.shape == (M, 7, 4)
+    for m in range(M):
+        ref = packed.member_model(m).eval()(x[m])
+        torch.testing.assert_close(out.embedding[m], ref.embedding, **TOL)
+        torch.testing.assert_close(out.logits[m], ref.logits, **TOL)

@@ -4,11 +4,11 @@ Trials of a grid that share architecture and data shapes and differ in fold, see
 loss/optimizer scalar run as one "horizontally fused" model: parameters and buffers get a
 leading member dimension, one forward/backward/optimizer step serves every member, and every
 member stays exactly itself (own weights, optimizer state, lr / weight decay, BatchNorm
-statistics, random generators). See ``docs`` in the report of the ``packing`` branch and
-``benchmarks/packing_primitives.py`` for the speed-ups.
+statistics, random generators). ``benchmarks/packing_primitives.py`` measures the speed-ups.
 
 - :class:`PackedModel` (``stack.py``): stack, forward ``(M, B, ...)``, members in and out.
-- :class:`Recurrent` (``recurrent.py``): RNN/LSTM/GRU that vmap batches (swapped in automatically).
+- :class:`Recurrent` (``recurrent.py``): RNN/LSTM/GRU that vmap can run (swapped in automatically);
+  ``batchnorm.py``: BatchNorm as one kernel over all members (swapped in automatically).
 - :class:`PackedSGD`, :class:`PackedAdam` (``optim.py``); schedules in ``schedule.py``.
 - Packed losses and miners (``losses.py``, ``mining.py``): one value per member.
 """

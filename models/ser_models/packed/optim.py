@@ -210,7 +210,8 @@ class PackedSGD(PackedOptimizer):
         return PackedSGD(params, lr, self.momentum, self.dampening, weight_decay, self.nesterov)
 
     def _update(self, i: int, p: Tensor, grad: Tensor, act: list[bool]) -> None:
-        act_t = self._column(act, p, torch.bool)
+        everyone = all(act)  # the common case: in place, no masking
+        act_t = None if everyone else self._column(act, p, torch.bool)
         if any(self.weight_decay[m] != 0 for m in range(self.num_members) if act[m]):
             grad = torch.addcmul(grad, p, self._column(self.weight_decay, p))  # = grad.add(p, alpha=wd)
         if self.momentum != 0:
@@ -219,14 +220,21 @@ class PackedSGD(PackedOptimizer):
                 st["momentum_buffer"] = torch.zeros_like(p)
             buf = st["momentum_buffer"]
             has = self._has_buf[i]
-            new = buf.mul(self.momentum).add_(grad, alpha=1 - self.dampening)
-            if not all(has[m] for m in range(self.num_members) if act[m]):  # first step: buf = grad
+            if everyone and all(has):
+                buf.mul_(self.momentum).add_(grad, alpha=1 - self.dampening)
+            elif everyone and not any(has):
+                buf.copy_(grad)  # torch's first step: buf = grad
+            else:
+                new = buf.mul(self.momentum).add_(grad, alpha=1 - self.dampening)
                 new = torch.where(self._column([not h for h in has], p, torch.bool), grad, new)
-            buf.copy_(torch.where(act_t, new, buf))
+                buf.copy_(new if act_t is None else torch.where(act_t, new, buf))
             self._has_buf[i] = [h or a for h, a in zip(has, act)]
             grad = grad.add(buf, alpha=self.momentum) if self.nesterov else buf
         neg_lr = self._column([-v for v in self.lr], p)
-        p.copy_(torch.where(act_t, torch.addcmul(p, grad, neg_lr), p))  # = p.add(grad, alpha=-lr)
+        if act_t is None:
+            p.addcmul_(grad, neg_lr)  # = p.add_(grad, alpha=-lr), rounded the same way
+        else:
+            p.copy_(torch.where(act_t, torch.addcmul(p, grad, neg_lr), p))
 
     def _member_state(self, i: int, m: int) -> dict[str, Tensor]:
         if self.momentum == 0 or not self._has_buf[i][m]:
@@ -273,20 +281,29 @@ class PackedAdam(PackedOptimizer):
             st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         steps = [s + 1 if a else s for s, a in zip(self._steps[i], act)]
         self._steps[i] = steps
-        act_t = self._column(act, p, torch.bool)
+        everyone = all(act)
         if any(self.weight_decay[m] != 0 for m in range(self.num_members) if act[m]):
             grad = torch.addcmul(grad, p, self._column(self.weight_decay, p))  # = grad.add(p, alpha=wd)
-        exp_avg = st["exp_avg"].lerp(grad, 1 - b1)
-        exp_avg_sq = st["exp_avg_sq"].mul(b2).addcmul_(grad, grad, value=1 - b2)
-        st["exp_avg"].copy_(torch.where(act_t, exp_avg, st["exp_avg"]))
-        st["exp_avg_sq"].copy_(torch.where(act_t, exp_avg_sq, st["exp_avg_sq"]))
+        if everyone:  # in place, no masking
+            exp_avg = st["exp_avg"].lerp_(grad, 1 - b1)
+            exp_avg_sq = st["exp_avg_sq"].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        else:
+            act_t = self._column(act, p, torch.bool)
+            exp_avg = st["exp_avg"].lerp(grad, 1 - b1)
+            exp_avg_sq = st["exp_avg_sq"].mul(b2).addcmul_(grad, grad, value=1 - b2)
+            st["exp_avg"].copy_(torch.where(act_t, exp_avg, st["exp_avg"]))
+            st["exp_avg_sq"].copy_(torch.where(act_t, exp_avg_sq, st["exp_avg_sq"]))
         # Bias corrections in Python doubles, as torch computes them (members that sit out get
         # placeholders; torch.where drops their values).
         neg_step = [-(lr / (1 - b1**s)) if s else 0.0 for lr, s in zip(self.lr, steps)]
         bc2_sqrt = [(1 - b2**s) ** 0.5 if s else 1.0 for s in steps]
         denom = (exp_avg_sq.sqrt() / self._column(bc2_sqrt, p)).add_(self.eps)
         # torch: p.addcdiv_(exp_avg, denom, value=-step_size), which rounds as (value * exp_avg) / denom
-        p.copy_(torch.where(act_t, torch.addcdiv(p, exp_avg * self._column(neg_step, p), denom), p))
+        update = exp_avg * self._column(neg_step, p)
+        if everyone:
+            p.addcdiv_(update, denom)
+        else:
+            p.copy_(torch.where(act_t, torch.addcdiv(p, update, denom), p))
 
     def _member_state(self, i: int, m: int) -> dict[str, Tensor]:
         s = self._steps[i][m]

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from ..base import ModelOutput
+from .batchnorm import replace_batchnorm
 from .recurrent import Recurrent, replace_recurrent
 
 Members = Sequence[int] | Tensor | None
@@ -64,10 +65,11 @@ class PackedModel:
     - ``packed(x)`` with ``x`` ``(M, B, ...)`` -> :class:`ModelOutput` whose fields are
       ``(M, B, ...)``; ``shared_input=True`` takes one ``(B, ...)`` batch for all members.
     - ``recurrent``: how recurrent layers run over the members (``Recurrent``'s ``impl``:
-      ``"auto"``, ``"steps"`` or ``"torch"``).
+      ``"auto"``, ``"steps"`` or ``"torch"``); ``fuse_batchnorm``: BatchNorm as one kernel
+      over all members (``batchnorm.py``) instead of vmap's decomposed rule.
     """
 
-    def __init__(self, models: Sequence[nn.Module], recurrent: str = "auto") -> None:
+    def __init__(self, models: Sequence[nn.Module], recurrent: str = "auto", fuse_batchnorm: bool = True) -> None:
         models = list(models)
         if not models:
             raise ValueError("PackedModel needs at least one model")
@@ -83,6 +85,8 @@ class PackedModel:
         for module in template.modules():
             if isinstance(module, Recurrent):
                 module.members_batched = True
+        if fuse_batchnorm:
+            replace_batchnorm(template)
         if [n for n, _ in template.named_parameters()] != [n for n, _ in first.named_parameters()]:
             raise AssertionError("recurrent replacement changed the parameter names or their order")
         # The template only supplies code: functional_call substitutes every tensor.
@@ -169,6 +173,23 @@ class PackedModel:
                 items.insert(i, None)
             return tuple(items)
         return result
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, batch_size: int = 2048, members: Members = None, shared_input: bool = False) -> ModelOutput:
+        """Eval-mode forward in chunks of ``batch_size`` samples (as :func:`ser_models.base.embed`,
+        per member): ``embedding`` and ``logits`` ``(M, N, ...)``, ``features`` None. Restores
+        the train/eval mode afterwards."""
+        n = x.shape[0 if shared_input else 1]
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self(x[i : i + batch_size] if shared_input else x[:, i : i + batch_size], members=members,
+                         shared_input=shared_input) for i in range(0, n, batch_size)]  # fmt: skip
+        finally:
+            self.train(was_training)
+        if not outs:
+            raise ValueError("predict needs at least one sample")
+        return ModelOutput(torch.cat([o.embedding for o in outs], dim=1), torch.cat([o.logits for o in outs], dim=1), None)
 
     def _index(self, members: Members) -> Tensor | None:
         if members is None:
