@@ -97,7 +97,7 @@ def test_replace_recurrent_keeps_state_dict_both_ways():
         assert torch.equal(v, before[k])
     x = torch.randn(2, 20 * 26)
     model.eval(), replaced.eval()
-    assert torch.equal(replaced(x).logits, model(x).logits)  # on CPU, outside vmap: torch's own kernel
+    assert torch.equal(replaced(x).logits, model(x).logits)  # LSTM on CPU, outside vmap: torch's own kernel
 
 
 @pytest.mark.parametrize("impl", ["steps", "torch"])
@@ -127,11 +127,12 @@ def test_packed_recurrent_models(name, impl):
             torch.testing.assert_close(packed.params[n].grad[m], p.grad, atol=1e-12, rtol=1e-12, msg=n)
 
 
-def test_auto_picks_torch_kernels_on_cpu():
+def test_auto_picks_the_faster_impl_measured_on_cpu():
     r = Recurrent("LSTM", 3, 4)
     assert r.resolved_impl(torch.device("cpu")) == "torch"
     assert r.resolved_impl(torch.device("cuda")) == "steps"
-    assert Recurrent("GRU", 3, 4, impl="steps").resolved_impl(torch.device("cpu")) == "steps"
+    assert Recurrent("GRU", 3, 4).resolved_impl(torch.device("cpu")) == "steps"
+    assert Recurrent("RNN_TANH", 3, 4, impl="torch").resolved_impl(torch.device("cpu")) == "torch"
     assert list(r.state_dict()) == list(nn.LSTM(3, 4).state_dict())  # the kernel holder adds no state
 
 

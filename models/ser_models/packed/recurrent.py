@@ -13,11 +13,12 @@ unchanged, and two implementations (``impl``):
   batched kernel per op for all members (``[M, B, H] x [M, H, G*H]``).
 - ``"torch"``: torch's own fused kernel (oneDNN on CPU), called once per member: under vmap an
   ``autograd.Function`` with a ``vmap`` rule loops over the members and stacks the results.
-- ``"auto"`` (default): ``"torch"`` on CPU, ``"steps"`` elsewhere. Measured on CPU
-  (benchmarks/packing_primitives.py): per time step the members' matmuls are tiny and the
-  oneDNN cell is far cheaper per step than ~10 separate ops (lstm-7, M=10: "steps" 0.76x of
-  sequential, "torch" about 1x). On a GPU one batched kernel replacing M small launches should
-  favour "steps"; not measured here (no GPU in this session).
+- ``"auto"`` (default): ``"torch"`` for LSTM on CPU, ``"steps"`` otherwise. Measured on CPU
+  (benchmarks/packing_primitives.py, 1 thread, M = 10/20, ratio to M models stepped one after
+  another): lstm-7 "steps" 0.6x, "torch" 0.9-1.0x (oneDNN's LSTM cell is far cheaper per step
+  than ~10 separate ops); gru-11 "steps" 1.1x, "torch" 0.7-0.8x; rnn-11 "steps" 1.3x,
+  "torch" 0.85-0.95x. On a GPU one batched kernel replacing M small launches should favour
+  "steps"; not measured (no GPU in this session).
 
 Gate layouts follow torch: LSTM ``i, f, g, o``; GRU ``r, z, n`` with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``. Zero initial state (what the zoo uses) or an
@@ -139,7 +140,7 @@ class Recurrent(nn.Module):
     def resolved_impl(self, device: torch.device) -> str:
         if self.impl != "auto":
             return self.impl
-        return "torch" if device.type == "cpu" else "steps"
+        return "torch" if device.type == "cpu" and self.mode == "LSTM" else "steps"
 
     def forward(self, x: Tensor, hx: Tensor | tuple[Tensor, Tensor] | None = None):  # type: ignore[no-untyped-def]
         if x.ndim != 3:

@@ -4,11 +4,12 @@ Every parameter and buffer gets a leading member dimension ``M``; one forward ru
 with ``torch.func.vmap`` over ``functional_call`` of a template copy of the model, so the
 model's own ``forward`` is used unchanged (Kumar's families, Liu's CNN-LSTM, Lian's CNN, the
 SE-ResNet all work). Recurrent modules of the template are swapped for
-:class:`~ser_models.packed.recurrent.Recurrent`, which vmap batches (``nn.LSTM`` it cannot).
+:class:`~ser_models.packed.recurrent.Recurrent`, which vmap can run (``nn.LSTM`` it cannot),
+and BatchNorms for one fused kernel over all members (``batchnorm.py``).
 
 Exactly per member: member m's parameters are ``params[name][m]``; BatchNorm's in-place
-running-statistics update happens on that member's slice of the stacked buffer (vmap writes
-through), so running stats follow ``nn.BatchNorm`` as in the unpacked model; gradients of
+running-statistics update happens on that member's slice of the stacked buffer, so running
+stats follow ``nn.BatchNorm`` as in the unpacked model; gradients of
 ``loss.sum()`` over members are each member's own gradients (members share no weights).
 BatchNorm with ``momentum=None`` (cumulative average) is not supported under vmap (it reads
 ``num_batches_tracked`` as a Python number); the zoo uses the default momentum.
