@@ -3,21 +3,36 @@
 `data` is a Manifest or a FeatureSet; fold indices point into it (so folds made on a FeatureSet
 skip utterances that failed extraction). `val` is empty where a protocol has no validation part.
 
-- speaker_kfold (folds=5, seed=0, val=False): speakers shuffled and dealt into `folds` groups;
-  fold i tests group i (and validates on group i+1 when val=True). No speaker is in two parts.
-- kumar_70_30 (folds=10, test_size=0.3, seed=0): ten stratified random 70/30 utterance splits
-  (sklearn StratifiedShuffleSplit). Kumar et al. write "70%-30% split and 10-fold
-  cross-validation", which is ambiguous; the other reading is `speaker_kfold` with folds=10.
+Validation parts. Early stopping and model selection need data the test never sees, so every
+protocol gives each fold a validation part drawn from its training part only (the test part is
+untouched), sized by `val_fraction` (default 0.1 of the training utterances; 0 = none, the old
+behaviour) and drawn the way the protocol's test part is: stratified over utterances for the
+speaker-dependent protocols (kumar_70_30, liu_random_80_20), whole speakers for the
+speaker-independent ones (speaker_kfold, lian_loso), so validation accuracy estimates what the
+test measures. mocanu_actor10 has its own validation actors (the paper's 80/10/10).
+
+- speaker_kfold (folds=5, seed=0, val=False, val_fraction=0.1): speakers shuffled and dealt into
+  `folds` groups; fold i tests group i; validation = training speakers worth `val_fraction` of
+  the training utterances (or, with val=True, group i+1). No speaker is in two parts.
+- kumar_70_30 (folds=10, test_size=0.3, seed=0, val_fraction=0.1): ten stratified random 70/30
+  utterance splits (sklearn StratifiedShuffleSplit), validation stratified out of the 70 %.
+  Kumar et al. write "70%-30% split and 10-fold cross-validation", which is ambiguous; the other
+  reading is `speaker_kfold` with folds=10.
 - mocanu_actor10 (folds=10, seed=None, scheme="partition"): actors in natural order (shuffled
   when a seed is given) are dealt into `folds` consecutive groups; fold i tests group i,
   validates on group i+1 and trains on the rest (about 80/10/10 of the actors; every actor is
   tested exactly once; 24 actors -> test groups of 3 and 2, 91 -> 10 and 9). scheme="table1"
   reproduces the paper's Table 1 literally (only for 24 and 91 actors; with 24 actors its
   sliding windows test actor 24 twice and actors 19-21 never).
-- liu_random_80_20 (folds=5, seed=0, mode="kfold"): stratified 5-fold CV over utterances, so each
-  fold is a random 80/20 split and every utterance is tested once; mode="shuffle" draws
-  independent stratified 80/20 splits instead.
-- lian_loso: leave one IEMOCAP session out (5 folds for 5 sessions), no validation part.
+- liu_random_80_20 (folds=5, seed=0, mode="kfold", val_fraction=0.1): stratified 5-fold CV over
+  utterances, so each fold is a random 80/20 split and every utterance is tested once;
+  mode="shuffle" draws independent stratified 80/20 splits instead; validation stratified out of
+  the 80 %.
+- lian_loso (val_fraction=0.1, val_by="speaker", seed=0): leave one IEMOCAP session out (5 folds
+  for 5 sessions). The paper uses the four other sessions "as the training set and the validation
+  set"; we take whole speakers of those sessions (about `val_fraction` of their utterances) so the
+  validation speakers are unseen, as the test's are. Other readings one key away: val_by=session
+  (whole training sessions) or val_by=utterance (random stratified utterances of the four).
 """
 
 from __future__ import annotations
@@ -70,6 +85,59 @@ def _check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+DEFAULT_VAL_FRACTION = 0.1
+VAL_BY = ("utterance", "speaker", "session")
+
+
+def _check_val(fraction: Any, by: str) -> float:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        raise DataError(f"protocol parameter val_fraction={fraction!r}: expected a number in [0, 1)")
+    if by not in VAL_BY:
+        raise DataError(f"protocol parameter val_by={by!r}; allowed: {', '.join(VAL_BY)}")
+    return float(fraction)
+
+
+def split_validation(
+    train: np.ndarray, y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val) out of a fold's training indices. `groups` (speakers or sessions of every
+    utterance) None: stratified over utterances; else whole groups, shuffled, until they hold
+    `fraction` of the training utterances (at least one group, never every group)."""
+    empty = np.array([], dtype=np.int64)
+    if fraction <= 0 or len(train) < 2:
+        return np.sort(train).astype(np.int64), empty
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        n_val = max(1, int(round(fraction * len(train))))
+        try:
+            splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+            keep, val = next(splitter.split(np.zeros(len(train)), y[train]))
+        except ValueError:  # a class too small to stratify: a plain random draw
+            order = rng.permutation(len(train))
+            keep, val = order[n_val:], order[:n_val]
+        return np.sort(train[keep]).astype(np.int64), np.sort(train[val]).astype(np.int64)
+    names = sorted(set(groups[train].tolist()), key=_natural_key)
+    if len(names) < 2:
+        raise DataError(f"a validation part of whole speakers/sessions needs at least 2 of them in the training part, found {names}")
+    chosen: list[str] = []
+    count = 0
+    for i in rng.permutation(len(names)):
+        if count >= fraction * len(train) or len(chosen) == len(names) - 1:
+            break
+        chosen.append(names[i])
+        count += int(np.sum(groups[train] == names[i]))
+    in_val = np.isin(groups[train], chosen)
+    return np.sort(train[~in_val]).astype(np.int64), np.sort(train[in_val]).astype(np.int64)
+
+
+def _with_validation(folds: list[Fold], y: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int) -> list[Fold]:
+    out = []
+    for f in folds:
+        train, val = split_validation(f.train, y, groups, fraction, seed + f.index)
+        out.append(Fold(f.index, train, val, f.test))
+    return out
+
+
 def _group_folds(groups: list[np.ndarray], speakers: np.ndarray, val: bool) -> list[Fold]:
     folds = []
     for i, test_group in enumerate(groups):
@@ -80,27 +148,34 @@ def _group_folds(groups: list[np.ndarray], speakers: np.ndarray, val: bool) -> l
     return folds
 
 
-def speaker_kfold(data: Any, *, folds: int = 5, seed: int = 0, val: bool = False) -> list[Fold]:
-    _, speakers, _ = _columns(data)
+def speaker_kfold(data: Any, *, folds: int = 5, seed: int = 0, val: bool = False,
+                  val_fraction: float = DEFAULT_VAL_FRACTION) -> list[Fold]:
+    y, speakers, _ = _columns(data)
+    fraction = _check_val(val_fraction, "speaker")
     unique = sorted(set(speakers.tolist()), key=_natural_key)
     k = _check_int("folds", folds, 2)
     if k > len(unique) or (val and k < 3):
         raise DataError(f"speaker_kfold: folds={k} needs {'3' if val else '2'}..{len(unique)} (speakers: {len(unique)})")
     order = np.random.default_rng(seed).permutation(len(unique))
     groups = np.array_split(np.array(unique)[order], k)
-    return _group_folds(groups, speakers, bool(val))
+    out = _group_folds(groups, speakers, bool(val))
+    return out if val else _with_validation(out, y, speakers, fraction, seed)
 
 
-def kumar_70_30(data: Any, *, folds: int = 10, test_size: float = 0.3, seed: int = 0) -> list[Fold]:
+def kumar_70_30(data: Any, *, folds: int = 10, test_size: float = 0.3, seed: int = 0,
+                val_fraction: float = DEFAULT_VAL_FRACTION) -> list[Fold]:
     y, _, _ = _columns(data)
+    fraction = _check_val(val_fraction, "utterance")
     splitter = StratifiedShuffleSplit(
         n_splits=_check_int("folds", folds, 1), test_size=_check_fraction("test_size", test_size), random_state=seed
     )
-    return _sklearn_folds(splitter, y, "kumar_70_30")
+    return _with_validation(_sklearn_folds(splitter, y, "kumar_70_30"), y, None, fraction, seed)
 
 
-def liu_random_80_20(data: Any, *, folds: int = 5, seed: int = 0, mode: str = "kfold") -> list[Fold]:
+def liu_random_80_20(data: Any, *, folds: int = 5, seed: int = 0, mode: str = "kfold",
+                     val_fraction: float = DEFAULT_VAL_FRACTION) -> list[Fold]:
     y, _, _ = _columns(data)
+    fraction = _check_val(val_fraction, "utterance")
     k = _check_int("folds", folds, 2)
     if mode == "kfold":
         splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
@@ -108,7 +183,7 @@ def liu_random_80_20(data: Any, *, folds: int = 5, seed: int = 0, mode: str = "k
         splitter = StratifiedShuffleSplit(n_splits=k, test_size=0.2, random_state=seed)
     else:
         raise DataError(f"liu_random_80_20: mode={mode!r}; allowed: kfold, shuffle")
-    return _sklearn_folds(splitter, y, "liu_random_80_20")
+    return _with_validation(_sklearn_folds(splitter, y, "liu_random_80_20"), y, None, fraction, seed)
 
 
 def _sklearn_folds(splitter: Any, y: np.ndarray, name: str) -> list[Fold]:
@@ -155,8 +230,9 @@ def _table1_folds(actors: list[str], speakers: np.ndarray, k: int) -> list[Fold]
     return out
 
 
-def lian_loso(data: Any) -> list[Fold]:
-    _, _, sessions = _columns(data)
+def lian_loso(data: Any, *, val_fraction: float = DEFAULT_VAL_FRACTION, val_by: str = "speaker", seed: int = 0) -> list[Fold]:
+    y, speakers, sessions = _columns(data)
+    fraction = _check_val(val_fraction, val_by)
     if any(s is None for s in sessions):
         raise DataError("lian_loso: every utterance needs a session (IEMOCAP); this data has utterances without one")
     names = sorted(set(sessions), key=_natural_key)  # type: ignore[arg-type]
@@ -164,7 +240,9 @@ def lian_loso(data: Any) -> list[Fold]:
         raise DataError(f"lian_loso: needs at least 2 sessions, found {names}")
     arr = np.array(sessions)
     empty = np.array([], dtype=np.int64)
-    return [Fold(i, _idx(arr != s), empty, _idx(arr == s)) for i, s in enumerate(names)]
+    folds = [Fold(i, _idx(arr != s), empty, _idx(arr == s)) for i, s in enumerate(names)]
+    groups = {"speaker": speakers, "session": arr, "utterance": None}[val_by]
+    return _with_validation(folds, y, groups, fraction, seed)
 
 
 PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {

@@ -37,7 +37,7 @@ def _signal(path: str) -> np.ndarray:
 
 
 def test_mfcc39_matches_librosa(small: Manifest, tmp_path: Path) -> None:
-    fs = prepare_features(small, "mfcc39", cache_dir=tmp_path)
+    fs = prepare_features(small, "mfcc39", {"window_starts": "disjoint"}, cache_dir=tmp_path)
     assert fs.x.shape == (3, 390) and fs.x.dtype == np.float32
     assert list(fs.utt_ids) == ["a", "b", "c"] and list(fs.y) == [0, 1, 0]
     assert [Path(p).name for p, _ in fs.problems] == ["quiet.wav"] and "silent" in fs.problems[0][1]
@@ -60,13 +60,44 @@ def test_mfcc39_matches_librosa(small: Manifest, tmp_path: Path) -> None:
 
 
 def test_mfcc39_windows_deterministic_and_seeded(small: Manifest, tmp_path: Path) -> None:
-    one = prepare_features(small, "mfcc39", cache_dir=tmp_path)
-    again = prepare_features(small, "mfcc39", cache_dir=tmp_path / "other")
-    other_seed = prepare_features(small, "mfcc39", {"seed": 1}, cache_dir=tmp_path)
+    one = prepare_features(small, "mfcc39", {"window_starts": "disjoint"}, cache_dir=tmp_path)
+    again = prepare_features(small, "mfcc39", {"window_starts": "disjoint"}, cache_dir=tmp_path / "other")
+    other_seed = prepare_features(small, "mfcc39", {"window_starts": "disjoint", "seed": 1}, cache_dir=tmp_path)
     np.testing.assert_array_equal(one.x, again.x)
     assert not np.allclose(one.x[0], other_seed.x[0])
-    first = prepare_features(small, "mfcc39", {"window_reduce": "first"}, cache_dir=tmp_path)
+    first = prepare_features(small, "mfcc39", {"window_starts": "disjoint", "window_reduce": "first"}, cache_dir=tmp_path)
     assert first.x.shape == (3, 390) and not np.allclose(first.x[0], one.x[0])
+
+
+def test_mfcc39_spread_windows_cover_the_whole_utterance(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "mfcc39", cache_dir=tmp_path)  # the default reading: spread
+    assert fs.params["window_starts"] == "spread"
+    rows = {u: i for i, u in enumerate(fs.utt_ids.tolist())}
+    for utt in small.utterances[0::2]:  # "a" (2.5 s) and "c" (0.8 s), both 16 kHz mono
+        row = rows[utt.utt_id]
+        y, _ = librosa.effects.trim(_signal(utt.path), top_db=30, frame_length=512, hop_length=160)
+        m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                                 n_mels=40, window="hamming")
+        mode = "interp" if m.shape[1] >= 9 else "nearest"
+        frames = np.concatenate([m, librosa.feature.delta(m, width=9, mode=mode),
+                                 librosa.feature.delta(m, order=2, width=9, mode=mode)]).T
+        # Ten windows of 10 frames, the first at frame 0 and the last ending at the last frame.
+        starts = [round(i * max(len(frames) - 10, 0) / 9) for i in range(10)]
+        expected = np.stack([frames[s : s + 10].mean(axis=0) for s in starts])
+        np.testing.assert_allclose(fs.x[row].reshape(10, 39), expected, rtol=1e-4, atol=1e-3)
+    # The short utterance "c" gets overlapping windows instead of zero padding.
+    assert np.all(np.abs(fs.x[rows["c"]].reshape(10, 39)).sum(axis=1) > 0)
+
+
+def test_mfcc_stats_is_the_mean_and_std_of_mfcc_with_deltas(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "mfcc_stats", cache_dir=tmp_path)
+    assert fs.x.shape == (3, 78)
+    y, _ = librosa.effects.trim(_signal(small.utterances[0].path), top_db=30, frame_length=512, hop_length=160)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                             n_mels=40, window="hamming")
+    frames = np.concatenate([m, librosa.feature.delta(m, width=9), librosa.feature.delta(m, order=2, width=9)])
+    expected = np.concatenate([frames.mean(axis=1), frames.std(axis=1)])
+    np.testing.assert_allclose(fs.x[0], expected, rtol=1e-4, atol=1e-3)
 
 
 def test_spec257_matches_stft(small: Manifest, tmp_path: Path) -> None:
@@ -189,7 +220,7 @@ def test_all_files_bad_raises(tmp_path: Path) -> None:
 
 
 def test_registry_lists_the_paper_features() -> None:
-    assert set(FEATURES) == {"mfcc39", "spec257", "mfcc_seg", "mfcc13_fixed", "logmel26_fixed"}
+    assert set(FEATURES) == {"mfcc39", "spec257", "mfcc_seg", "mfcc13_fixed", "logmel26_fixed", "mfcc_stats"}
     assert FEATURES["mfcc_seg"].defaults["n_mfcc"] == 26
 
 

@@ -25,7 +25,7 @@ def test_names_and_errors() -> None:
     m = fake_manifest(4)
     with pytest.raises(DataError, match="allowed: speaker_kfold, kumar_70_30"):
         make_folds("loso", m)
-    with pytest.raises(DataError, match="unknown parameter.*fold.*allowed: folds, seed, val"):
+    with pytest.raises(DataError, match="unknown parameter.*fold.*allowed: folds, seed, val, val_fraction"):
         make_folds("speaker_kfold", m, fold=3)
     with pytest.raises(DataError, match="folds=9"):
         make_folds("speaker_kfold", m, folds=9)
@@ -47,7 +47,8 @@ def test_speaker_kfold(val: bool) -> None:
         _check_partition(f, len(m))
         tr, va, te = _speakers(m, f.train), _speakers(m, f.val), _speakers(m, f.test)
         assert not (tr & va) and not (tr & te) and not (va & te)
-        assert len(te) == 2 and len(va) == (2 if val else 0)
+        # val=True: the next speaker group; otherwise training speakers worth 10 % of the training part
+        assert len(te) == 2 and len(va) == (2 if val else 1)
         tested.update(te)
     assert set(tested.values()) == {1} and len(tested) == 10
     again = make_folds("speaker_kfold", m, folds=5, seed=3, val=val)
@@ -60,8 +61,9 @@ def test_kumar_70_30_stratified() -> None:
     assert len(folds) == 10
     y = m.label_ids()
     for f in folds:
-        assert len(f.test) == 30 and len(f.train) == 70 and len(f.val) == 0
-        assert not set(f.train) & set(f.test)
+        assert len(f.test) == 30 and len(f.train) == 63 and len(f.val) == 7  # validation: 10 % of the 70
+        _check_partition(f, 100)
+        assert np.bincount(y[f.val], minlength=3).min() >= 2  # stratified
         assert all(abs(np.mean(y[f.test] == c) - np.mean(y == c)) < 0.04 for c in range(3))
     assert not np.array_equal(folds[0].test, folds[1].test)
 
@@ -74,7 +76,8 @@ def test_liu_random_80_20() -> None:
     assert sorted(all_test.tolist()) == list(range(100))  # each utterance tested once
     y = m.label_ids()
     for f in folds:
-        assert len(f.test) == 20 and len(f.train) == 80
+        assert len(f.test) == 20 and len(f.train) == 72 and len(f.val) == 8
+        _check_partition(f, 100)
         assert np.bincount(y[f.test]).max() - np.bincount(y[f.test]).min() <= 1
     shuffled = make_folds("liu_random_80_20", m, seed=0, mode="shuffle")
     assert all(len(f.test) == 20 for f in shuffled)
@@ -127,3 +130,36 @@ def test_folds_on_featureset_like_data() -> None:
     folds = make_folds("lian_loso", FS())
     assert [f.test.tolist() for f in folds] == [[0, 1], [2, 3], [4, 5]]
     assert len(make_folds("speaker_kfold", FS(), folds=3)) == 3
+
+
+@pytest.mark.parametrize("name, params, by", [
+    ("kumar_70_30", {}, None), ("liu_random_80_20", {}, None), ("speaker_kfold", {"folds": 5}, "speaker"),
+    ("lian_loso", {}, "speaker"), ("lian_loso", {"val_by": "session"}, "session"), ("lian_loso", {"val_by": "utterance"}, None),
+])
+def test_validation_comes_from_the_training_part_only(name: str, params: dict, by: str | None) -> None:
+    m = fake_manifest(20, per_speaker=12, sessions=5)
+    folds = make_folds(name, m, **params)
+    without = make_folds(name, m, **params, val_fraction=0)
+    for f, f0 in zip(folds, without):
+        _check_partition(f, len(m))
+        assert np.array_equal(f.test, f0.test)  # the test part is untouched
+        assert np.array_equal(np.sort(np.concatenate([f.train, f.val])), f0.train) and len(f0.val) == 0
+        if by == "session":  # whole sessions: one of the four training sessions
+            assert len({m.utterances[int(i)].session for i in f.val}) == 1
+        else:
+            assert 0.05 <= len(f.val) / len(f0.train) <= 0.2
+        if by is not None:  # whole speakers (or sessions): none of them also in training or test
+            of = {"speaker": lambda i: m.utterances[int(i)].speaker, "session": lambda i: m.utterances[int(i)].session}[by]
+            val_groups = {of(i) for i in f.val}
+            assert not val_groups & {of(i) for i in f.train} and not val_groups & {of(i) for i in f.test}
+    again = make_folds(name, m, **params)
+    assert all(np.array_equal(a.val, b.val) for a, b in zip(folds, again))  # seeded: the same every run
+    assert not all(np.array_equal(folds[0].val, f.val) for f in folds[1:])  # each fold draws its own
+
+
+def test_bad_validation_parameters() -> None:
+    m = fake_manifest(10, sessions=5)
+    with pytest.raises(DataError, match="val_fraction=1.5"):
+        make_folds("kumar_70_30", m, val_fraction=1.5)
+    with pytest.raises(DataError, match="val_by='actor'; allowed: utterance, speaker, session"):
+        make_folds("lian_loso", m, val_by="actor")

@@ -28,6 +28,7 @@ from ser_models.training import (
     train_mocanu,
     train_speaker_id,
 )
+from ser_models.training.liu import SegmentVal
 
 
 class Interrupted(Exception):
@@ -60,8 +61,10 @@ def liu(model_seed: int, on_epoch: Any = None, resume: Any = None) -> tuple[torc
     torch.manual_seed(model_seed)
     model = create_model("liu-cnn-lstm", 4, input_dim=20 * 26, n_coeffs=26, channels=[2, 2, 4], freq_channels=4, lstm_hidden=4)
     x, y = _rng_blobs(40, (20, 26), 4, 3)
-    r = train_liu(model, (x.reshape(40, -1), y), LiuSettings(epochs=4, batch_size=16, lr=3e-3, alpha=0.5, triplet_pool=300, seed=4),
-                  on_epoch=on_epoch, resume_state=resume)
+    xv, yv = _rng_blobs(12, (20, 26), 4, 13)  # 12 segments of 6 utterances: model selection, early stopping
+    val = SegmentVal(xv.reshape(12, -1), yv[::2], torch.arange(12) // 2)
+    s = LiuSettings(epochs=5, batch_size=16, lr=3e-3, alpha=0.5, triplet_pool=300, patience=2, seed=4)
+    r = train_liu(model, (x.reshape(40, -1), y), s, on_epoch=on_epoch, resume_state=resume, val=val)
     return model, r.history
 
 
@@ -70,8 +73,9 @@ def lian(model_seed: int, on_epoch: Any = None, resume: Any = None) -> tuple[tor
     model = create_model("lian-cnn1d", 4, input_dim=40 * 13, n_coeffs=13, filters=4, aux_classes=2)
     x, y = _rng_blobs(30, (40, 13), 4, 5)
     aux = y % 2
-    s = LianSettings(epochs=4, batch_size=6, lr=3e-3, lam=0.6, loader="loader_2", aux_weight=0.3, lr_patience=0, seed=6)
-    r = train_lian(model, (x, y), s, on_epoch=on_epoch, resume_state=resume, aux=aux)
+    s = LianSettings(epochs=4, batch_size=6, lr=3e-3, lam=0.6, loader="loader_2", aux_weight=0.3, lr_patience=0,
+                     patience=3, seed=6)
+    r = train_lian(model, (x, y), s, on_epoch=on_epoch, resume_state=resume, aux=aux, val=_rng_blobs(10, (40, 13), 4, 14))
     return model, r.history
 
 

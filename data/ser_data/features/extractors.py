@@ -44,8 +44,22 @@ def mfcc_with_deltas(y: np.ndarray, sr: int, p: dict[str, Any]) -> np.ndarray:
 
 
 def window_starts(n_frames: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
-    """Sorted start frames of the sampled windows (at most `n_windows`)."""
+    """Sorted start frames of the windows (at most `n_windows`).
+
+    - ``spread`` (default): `n_windows` windows evenly spaced from the first frame to the last
+      (the first starts at frame 0, the last ends at the last frame), so the windows cover the
+      whole trimmed utterance whatever its length; a short utterance gets overlapping windows
+      instead of zero padding.
+    - ``disjoint``: `n_windows` of the non-overlapping grid of windows, drawn at random (seeded by
+      the utterance): the reading the project used first; with 10 x 10 frames it covers about 1 s
+      of a 3-5 s utterance, and shorter utterances are zero-padded.
+    - ``any``: `n_windows` random starts anywhere (windows may overlap).
+    """
     wf, nw = p["window_frames"], p["n_windows"]
+    if p["window_starts"] == "spread":
+        if n_frames <= 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.round(np.linspace(0, max(n_frames - wf, 0), nw)).astype(np.int64)
     if p["window_starts"] == "disjoint":
         candidates = np.arange(n_frames // wf) * wf  # non-overlapping grid of windows
     else:
@@ -105,13 +119,13 @@ register(FeatureSpec(
     defaults={
         "sr": 16000, "silence": "trim", "top_db": 30.0,
         "n_mfcc": 13, "n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 40,
-        "delta_width": 9, "n_windows": 10, "window_frames": 10, "window_starts": "disjoint",
+        "delta_width": 9, "n_windows": 10, "window_frames": 10, "window_starts": "spread",
         "window_reduce": "mean", "seed": 0,
     },
     variable_length=False,
-    description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 random windows "
-                "of 10 frames, each averaged to 39 values -> 390 (window-major)",
-    choices={"silence": _SILENCE, "window_starts": ("disjoint", "any"), "window_reduce": ("mean", "first")},
+    description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 windows of 10 frames "
+                "spread over the utterance (or drawn at random), each averaged to 39 values -> 390 (window-major)",
+    choices={"silence": _SILENCE, "window_starts": ("spread", "disjoint", "any"), "window_reduce": ("mean", "first")},
 ))  # fmt: skip
 
 register(FeatureSpec(

@@ -40,7 +40,7 @@ from ..losses.distances import check_distance
 from ..losses.mining import MINERS
 from .. import metrics as M
 from .batches import batch_indices
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state
+from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state
 from .schedule import EarlyStopping, linear_lr
 
 Split = tuple[Tensor, Tensor]
@@ -93,13 +93,6 @@ class TrainResult:
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
         group["lr"] = lr
-
-
-@torch.no_grad()
-def softmax_accuracy(model: SerModel, x: Tensor, y: Tensor) -> float:
-    """Accuracy of the softmax head (eval mode)."""
-    logits = embed(model, x).logits
-    return float((logits.argmax(dim=1) == y).float().mean().item())
 
 
 def _train_epoch(model: SerModel, x: Tensor, y: Tensor, loss_fn: Loss, opt: torch.optim.Optimizer,

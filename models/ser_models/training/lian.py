@@ -7,6 +7,9 @@
   (``ReduceLROnPlateau``, patience ``lr_patience``).
 - Multi-task (Sec. 4.2): ``(1 - aux_weight) * base + aux_weight * CE(aux head)``.
 - ``train_acc`` is the softmax head's accuracy on the samples of the epoch's pairs.
+- Validation (when given): the accuracy on the validation inputs after every epoch; the weights of
+  the best epoch are kept (model selection), and with ``patience`` training stops after that many
+  epochs without improvement (None: run every epoch).
 - Determinism: the pair generator's state is in the checkpoint (contract: ``ser_models.training.loop``).
 """
 
@@ -22,7 +25,7 @@ from torch import Tensor
 from ..base import SerModel
 from ..losses import ContrastiveLoss
 from ..pairs import make_pairs
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state, to_cpu
+from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state, to_cpu
 
 
 @dataclass
@@ -37,6 +40,7 @@ class LianSettings:
     position: str = "pos_1"
     loader: str = "loader_1"
     aux_weight: float = 0.0  # weight of the multi-task head's CE (used with aux targets)
+    patience: int | None = None  # epochs without a better validation accuracy before stopping
     seed: int = 0
 
 
@@ -44,6 +48,9 @@ class LianSettings:
 class LianResult:
     epochs: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0  # the epoch whose weights were kept (the last one without validation)
+    best_val: float | None = None
+    stopped_early: bool = False
 
 
 def train_lian(
@@ -56,10 +63,12 @@ def train_lian(
     *,
     aux: Tensor | None = None,
     rng: np.random.Generator | None = None,
+    val: tuple[Tensor, Tensor] | None = None,
 ) -> LianResult:
     """Train in place. ``train = (x, y)`` device tensors of fixed-length inputs; ``aux``: class ids
     of the multi-task target per training sample (None: no multi-task head); ``rng``: the pair
-    loaders' generator (default: seeded from ``settings.seed``)."""
+    loaders' generator (default: seeded from ``settings.seed``); ``val``: validation inputs and
+    labels for model selection and early stopping."""
     dev = torch.device(device)
     model.to(dev)
     x, y = (t.to(dev) for t in train)
@@ -72,7 +81,8 @@ def train_lian(
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=settings.lr_patience)
     stateful = {"model": model, "optimizer": opt, "scheduler": sched}
     streams = RandomStreams(pairs=rng if rng is not None else np.random.default_rng(settings.seed))
-    run: dict[str, Any] = {"epoch": 0, "history": []}
+    run: dict[str, Any] = {"epoch": 0, "history": [], "best_val": None, "best_epoch": 0, "bad": 0,
+                           "best_model": None, "stopped": False}
     if resume_state is not None:
         restore_stateful(stateful, resume_state)
         streams.restore(resume_state["streams"])
@@ -82,7 +92,7 @@ def train_lian(
         return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
 
     bs = settings.batch_size
-    while run["epoch"] < settings.epochs:
+    while run["epoch"] < settings.epochs and not run["stopped"]:
         model.train()
         first, second = make_pairs(settings.loader, y_np, streams["pairs"])
         total, n_seen, correct = 0.0, 0, 0
@@ -111,9 +121,18 @@ def train_lian(
         lr = opt.param_groups[0]["lr"]  # the rate this epoch trained with
         sched.step(epoch_loss)  # halve the lr when the training loss stops decreasing
         run["epoch"] += 1
+        val_acc = softmax_accuracy(model, *val) if val is not None else None
+        if val_acc is not None:
+            if run["best_val"] is None or val_acc > run["best_val"]:
+                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
+            else:
+                run["bad"] += 1
+                run["stopped"] = settings.patience is not None and run["bad"] >= settings.patience
         info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=epoch_loss,
-                          train_acc=correct / max(1, n_seen), lr=lr, pairs=len(first))
+                          train_acc=correct / max(1, n_seen), val_acc=val_acc, lr=lr, stop=run["stopped"], pairs=len(first))
         run["history"].append(info)
         if on_epoch is not None:
             on_epoch(dict(info), state_fn)
-    return LianResult(run["epoch"], run["history"])
+    if run["best_model"] is not None:  # model selection on the validation part
+        model.load_state_dict(run["best_model"])
+    return LianResult(run["epoch"], run["history"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"])

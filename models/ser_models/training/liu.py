@@ -6,6 +6,10 @@ Choices (the paper's where it gives them):
 - Triplets: the paper's "50,000 random triplets" are spread over an epoch's mini-batches (a pool
   of ``ceil(triplet_pool / batches)`` random triplets per batch), each pool filtered to its
   ``selection`` (semi-hard + hard, Eqs. 5-6), squared Euclidean distance, ``margin``.
+- Validation (when given): after every epoch the utterance accuracy of the validation segments
+  (mean softmax over an utterance's segments, as the test does); the weights of the best epoch are
+  kept (model selection), and with ``patience`` training stops after that many epochs without
+  improvement (None: run every epoch).
 - Determinism: batch order and the triplet pools use their own ``torch.Generator``s seeded from
   ``seed``; both are in the checkpoint (contract: ``ser_models.training.loop``).
 """
@@ -35,6 +39,7 @@ class LiuSettings:
     margin: float = 1.0
     triplet_pool: int = 50000  # random triplets per epoch, before selection
     selection: str = "semihard+hard"
+    patience: int | None = None  # epochs without a better validation accuracy before stopping
     seed: int = 0
 
 
@@ -42,6 +47,33 @@ class LiuSettings:
 class LiuResult:
     epochs: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0  # the epoch whose weights were kept (the last one without validation)
+    best_val: float | None = None
+    stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class SegmentVal:
+    """Validation segments, their utterance labels and each segment's utterance (0..n-1)."""
+
+    x: Tensor
+    y: Tensor  # one label per utterance
+    owner: Tensor  # per segment
+
+
+@torch.no_grad()
+def utterance_accuracy(model: SerModel, val: SegmentVal, batch_size: int = 512) -> float:
+    """Accuracy of the mean softmax over each utterance's segments (eval mode)."""
+    was = model.training
+    model.eval()
+    try:
+        probs = torch.cat([torch.softmax(model(val.x[i : i + batch_size]).logits, dim=1)
+                           for i in range(0, val.x.shape[0], batch_size)])
+    finally:
+        model.train(was)
+    sums = torch.zeros(val.y.shape[0], probs.shape[1], device=probs.device, dtype=probs.dtype)
+    sums.index_add_(0, val.owner, probs)
+    return float((sums.argmax(dim=1) == val.y).float().mean())
 
 
 def joint_loss(settings: LiuSettings, n_batches: int, generator: torch.Generator) -> WeightedSum:
@@ -61,8 +93,10 @@ def train_liu(
     device: torch.device | str = "cpu",
     on_epoch: OnEpoch | None = None,
     resume_state: dict[str, Any] | None = None,
+    val: SegmentVal | None = None,
 ) -> LiuResult:
-    """Train ``model`` in place on training segments ``train = (x, y)`` (device tensors)."""
+    """Train ``model`` in place on training segments ``train = (x, y)`` (device tensors);
+    ``val``: validation segments for model selection and early stopping."""
     dev = torch.device(device)
     model.to(dev)
     x, y = (t.to(dev) for t in train)
@@ -72,7 +106,8 @@ def train_liu(
     loss_fn = joint_loss(settings, max(1, math.ceil(n / settings.batch_size)), streams["triplets"])
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     stateful = {"model": model, "optimizer": opt}
-    run: dict[str, Any] = {"epoch": 0, "history": []}
+    run: dict[str, Any] = {"epoch": 0, "history": [], "best_val": None, "best_epoch": 0, "bad": 0,
+                           "best_model": None, "stopped": False}
     if resume_state is not None:
         restore_stateful(stateful, resume_state)
         streams.restore(resume_state["streams"])
@@ -81,7 +116,7 @@ def train_liu(
     def state_fn() -> dict[str, Any]:
         return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
 
-    while run["epoch"] < settings.epochs:
+    while run["epoch"] < settings.epochs and not run["stopped"]:
         model.train()
         total = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev, dtype=torch.long)
@@ -94,9 +129,18 @@ def train_liu(
             total += loss.detach() * idx.numel()
             correct += batch_accuracy(out.logits.detach(), y[idx])
         run["epoch"] += 1
+        val_acc = utterance_accuracy(model, val) if val is not None else None
+        if val_acc is not None:
+            if run["best_val"] is None or val_acc > run["best_val"]:
+                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
+            else:
+                run["bad"] += 1
+                run["stopped"] = settings.patience is not None and run["bad"] >= settings.patience
         info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=float(total) / n,
-                          train_acc=float(correct) / n, lr=opt.param_groups[0]["lr"])
+                          train_acc=float(correct) / n, val_acc=val_acc, lr=opt.param_groups[0]["lr"], stop=run["stopped"])
         run["history"].append(info)
         if on_epoch is not None:
             on_epoch(dict(info), state_fn)
-    return LiuResult(run["epoch"], run["history"])
+    if run["best_model"] is not None:  # model selection on the validation part
+        model.load_state_dict(run["best_model"])
+    return LiuResult(run["epoch"], run["history"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"])

@@ -108,3 +108,12 @@ def stateful_state(objects: Mapping[str, Any]) -> dict[str, Any]:
 def batch_accuracy(logits: Tensor, y: Tensor) -> Tensor:
     """Number of correct argmax predictions, as a device tensor (summed per epoch, one sync)."""
     return (logits.argmax(dim=1) == y).sum()
+
+
+@torch.no_grad()
+def softmax_accuracy(model: Any, x: Tensor, y: Tensor) -> float:
+    """Accuracy of the softmax head on ``(x, y)`` (eval mode, in chunks)."""
+    from ..base import embed
+
+    logits = embed(model, x).logits
+    return float((logits.argmax(dim=1) == y).float().mean().item())

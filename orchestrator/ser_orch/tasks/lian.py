@@ -55,6 +55,7 @@ class LianTrain(Section):
     batch_size: int = Field(D.batch_size, ge=1)  # pairs: a batch of one pair is two samples
     lr: float = Field(D.lr, gt=0)
     lr_patience: int = Field(D.lr_patience, ge=0)
+    patience: int | None = Field(D.patience, ge=1)  # early stopping on the validation part (None: every epoch)
     test: Literal["average", "crop"] = "average"
     segment_seconds: float | None = Field(None, gt=0)
 
@@ -128,7 +129,7 @@ class LianTask(Task):
         trainer = LianSettings(
             epochs=train.epochs, batch_size=train.batch_size, lr=train.lr, lr_patience=train.lr_patience,
             lam=loss.lambda_, contrastive_type=loss.type, margin=loss.margin, position=loss.position,
-            loader=loss.loader, aux_weight=loss.aux_weight, seed=int(trial["seed"]),
+            loader=loss.loader, aux_weight=loss.aux_weight, patience=train.patience, seed=int(trial["seed"]),
         )
         return LianConfig(name, overrides, trainer, loss.aux_task, train.test, train.segment_seconds, p, frames)
 
@@ -171,8 +172,12 @@ class LianTask(Task):
             cfg.model, num_classes=n_classes, input_dim=frames * n_feat, n_coeffs=n_feat,
             **({"aux_classes": AUX[aux][1]} if aux else {}), **cfg.overrides,
         ).to(device)
+        val = None
+        if len(data.val_idx):  # the validation utterances, cut or padded like the training inputs
+            x_va = np.stack([fixed_length(s, frames, "start") for s in sequences(fs, data.val_idx, mean, std)])
+            val = (torch.as_tensor(x_va, device=device), torch.as_tensor(y_all[data.val_idx], device=device))
         result = train_lian(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch,
-                            resume_state=ctx.resume_state, aux=at, rng=rng)
+                            resume_state=ctx.resume_state, aux=at, rng=rng, val=val)
 
         probs_avg, emb_avg = predict_scores(model, torch.as_tensor(x_avg, device=device))
         pred_avg = utterance_average(probs_avg, own, len(y_te)).argmax(axis=1)
@@ -183,7 +188,8 @@ class LianTask(Task):
         use_avg = cfg.test == "average"
         metrics = {"wa": wa_a if use_avg else wa_c, "ua": ua_a if use_avg else ua_c,
                    "wa_average": wa_a, "ua_average": ua_a, "wa_crop": wa_c, "ua_crop": ua_c,
-                   "epochs": int(result.epochs), "test_segments": int(len(own))}
+                   "epochs": int(result.epochs), "best_epoch": int(result.best_epoch), "test_segments": int(len(own)),
+                   **({"val_acc": result.best_val} if result.best_val is not None else {})}
         return TrialOutcome(
             metrics=metrics, confusion=conf_a if use_avg else conf_c,
             extra={"confusion_average": conf_a, "confusion_crop": conf_c, "test": cfg.test},

@@ -53,6 +53,7 @@ class LiuTrain(Section):
     batch_size: int = Field(D.batch_size, ge=2)
     lr: float = Field(D.lr, gt=0)
     weight_decay: float = Field(D.weight_decay, ge=0)
+    patience: int | None = Field(D.patience, ge=1)  # early stopping on the validation part (None: every epoch)
     augment: bool = False  # SpecAugment balancing of the smaller classes (Sec. 2.4)
     specaugment: SpecAugmentOptions = Field(default_factory=SpecAugmentOptions)
 
@@ -118,7 +119,7 @@ class LiuTask(Task):
         from ser_data.features import segment
         from ser_models import create_model
         from ser_models.segments import utterance_average
-        from ser_models.training.liu import train_liu
+        from ser_models.training.liu import SegmentVal, train_liu
 
         cfg, device = settings, ctx.device
         seed, p = cfg.train.seed, cfg.segments
@@ -134,6 +135,11 @@ class LiuTask(Task):
         y_tr = np.asarray(fs.y, dtype=np.int64)[data.train_idx][own_tr]
         x_te, own_te = segment(sequences(fs, data.test_idx, mean, std), seg, test_hop)
         y_te = np.asarray(fs.y, dtype=np.int64)[data.test_idx]
+        val = None
+        if len(data.val_idx):  # cut like the test part: the validation accuracy is an utterance accuracy
+            x_va, own_va = segment(sequences(fs, data.val_idx, mean, std), seg, test_hop)
+            val = SegmentVal(torch.as_tensor(x_va, device=device), torch.as_tensor(np.asarray(fs.y, dtype=np.int64)[data.val_idx], device=device),
+                             torch.as_tensor(own_va, device=device))
         n_original = len(y_tr)
         rng = np.random.default_rng(seed)
         if cfg.augment:
@@ -144,7 +150,8 @@ class LiuTask(Task):
         torch.manual_seed(seed)
         model = create_model(cfg.model, num_classes=n_classes, input_dim=seg * x_tr.shape[2],
                              n_coeffs=x_tr.shape[2], **cfg.overrides).to(device)
-        result = train_liu(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)
+        result = train_liu(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
+                           val=val)
 
         probs, emb = predict_scores(model, torch.as_tensor(x_te, device=device))
         utt_probs = utterance_average(probs, own_te, len(y_te))
@@ -152,6 +159,7 @@ class LiuTask(Task):
         wa, ua, conf = metrics_of(y_te, y_pred, n_classes)
         seg_wa, seg_ua, _ = metrics_of(y_te[own_te], probs.argmax(axis=1), n_classes)
         metrics = {"wa": wa, "ua": ua, "segment_wa": seg_wa, "segment_ua": seg_ua, "epochs": int(result.epochs),
+                   "best_epoch": int(result.best_epoch), **({"val_acc": result.best_val} if result.best_val is not None else {}),
                    "train_segments": n_original, "augmented_segments": int(len(y_tr) - n_original),
                    "test_segments": int(len(own_te))}
         counts = np.bincount(y_tr, minlength=n_classes).tolist()
