@@ -105,3 +105,8 @@ class Task(ABC):
     @abstractmethod
     def run(self, trial: dict[str, Any], settings: Any, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         """Train and evaluate one trial."""
+
+    @abstractmethod
+    def optimizer_steps(self, settings: Any, train_labels: np.ndarray) -> int:
+        """How many optimizer steps a trial makes at most (no early stop) with this training part
+        (its utterances' class ids): quick profiles must train enough to mean something."""

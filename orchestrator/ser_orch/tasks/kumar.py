@@ -117,6 +117,10 @@ class KumarTask(Task):
         settings = KumarSettings(**train.model_dump(), **loss.model_dump(), seed=int(trial["seed"]))
         return KumarConfig(name, dict(model.overrides), settings)
 
+    def optimizer_steps(self, settings: KumarConfig, train_labels: np.ndarray) -> int:
+        s = settings.train
+        return (s.pretrain_epochs + s.triplet_epochs) * -(-len(train_labels) // s.batch_size)
+
     def run(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_models import create_model
         from ser_models.training.kumar import evaluate_kumar, train_kumar

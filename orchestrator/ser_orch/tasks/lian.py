@@ -133,6 +133,13 @@ class LianTask(Task):
         )
         return LianConfig(name, overrides, trainer, loss.aux_task, train.test, train.segment_seconds, p, frames)
 
+    def optimizer_steps(self, settings: LianConfig, train_labels: np.ndarray) -> int:
+        t = settings.train
+        counts = np.bincount(np.asarray(train_labels, dtype=np.int64))
+        counts = counts[counts > 0]
+        pairs = -(-len(train_labels) // 2) if t.loader == "loader_1" else (int(counts.min()) * len(counts)) // 2
+        return t.epochs * -(-pairs // t.batch_size)
+
     def run(self, trial: dict[str, Any], settings: LianConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_data.features import fixed_length
         from ser_models import create_model

@@ -115,6 +115,10 @@ class LiuTask(Task):
         trainer = LiuSettings(**loss.model_dump(), **train.model_dump(exclude={"augment", "specaugment"}), seed=int(trial["seed"]))
         return LiuConfig(name, overrides, trainer, train.augment, train.specaugment.model_dump(exclude_none=True), p)
 
+    def optimizer_steps(self, settings: LiuConfig, train_labels: np.ndarray) -> int:
+        # At least one segment per utterance (utterances shorter than a segment are padded to one).
+        return settings.train.epochs * -(-len(train_labels) // settings.train.batch_size)
+
     def run(self, trial: dict[str, Any], settings: LiuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_data.features import segment
         from ser_models import create_model

@@ -210,6 +210,10 @@ class MocanuTask(Task):
         paths = ensure_pretrained(list(jobs.values()), Path(run_dir), console=console)
         return {tid: {"pretrained": str(paths[key].resolve())} for tid, key in key_of.items()}
 
+    def optimizer_steps(self, settings: MocanuConfig, train_labels: np.ndarray) -> int:
+        t = settings.train
+        return t.epochs * (t.steps_per_epoch or -(-len(train_labels) // t.batch_size))
+
     # ---- one trial ----
     def run(self, trial: dict[str, Any], settings: MocanuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         from ser_models import create_model
