@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import shutil
 import subprocess
 from dataclasses import dataclass, field

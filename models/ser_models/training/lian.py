@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from torch import Tensor
 from ..base import SerModel
 from ..losses import ContrastiveLoss
 from ..pairs import make_pairs
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state, to_cpu
+from .loop import OnEpoch, RandomStreams, Resumable, SelectionResult, epoch_info, select_model, selection_run, softmax_accuracy
 
 
 @dataclass
@@ -44,13 +44,7 @@ class LianSettings:
     seed: int = 0
 
 
-@dataclass
-class LianResult:
-    epochs: int
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int = 0  # the epoch whose weights were kept (the last one without validation)
-    best_val: float | None = None
-    stopped_early: bool = False
+LianResult = SelectionResult
 
 
 def train_lian(
@@ -79,17 +73,9 @@ def train_lian(
     ce = torch.nn.CrossEntropyLoss()
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=settings.lr_patience)
-    stateful = {"model": model, "optimizer": opt, "scheduler": sched}
     streams = RandomStreams(pairs=rng if rng is not None else np.random.default_rng(settings.seed))
-    run: dict[str, Any] = {"epoch": 0, "history": [], "best_val": None, "best_epoch": 0, "bad": 0,
-                           "best_model": None, "stopped": False}
-    if resume_state is not None:
-        restore_stateful(stateful, resume_state)
-        streams.restore(resume_state["streams"])
-        run = to_cpu(resume_state["run"])
-
-    def state_fn() -> dict[str, Any]:
-        return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
+    state = Resumable({"model": model, "optimizer": opt, "scheduler": sched}, streams, selection_run(), resume_state)
+    run = state.run
 
     bs = settings.batch_size
     while run["epoch"] < settings.epochs and not run["stopped"]:
@@ -122,17 +108,10 @@ def train_lian(
         sched.step(epoch_loss)  # halve the lr when the training loss stops decreasing
         run["epoch"] += 1
         val_acc = softmax_accuracy(model, *val) if val is not None else None
-        if val_acc is not None:
-            if run["best_val"] is None or val_acc > run["best_val"]:
-                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
-            else:
-                run["bad"] += 1
-                run["stopped"] = settings.patience is not None and run["bad"] >= settings.patience
+        select_model(run, val_acc, model, settings.patience)
         info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=epoch_loss,
                           train_acc=correct / max(1, n_seen), val_acc=val_acc, lr=lr, stop=run["stopped"], pairs=len(first))
         run["history"].append(info)
         if on_epoch is not None:
-            on_epoch(dict(info), state_fn)
-    if run["best_model"] is not None:  # model selection on the validation part
-        model.load_state_dict(run["best_model"])
-    return LianResult(run["epoch"], run["history"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"])
+            on_epoch(dict(info), state.state)
+    return SelectionResult.finish(run, model)  # model selection on the validation part

@@ -17,7 +17,7 @@ Choices (the paper's where it gives them):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,7 +26,7 @@ from torch import Tensor
 from ..base import SerModel
 from ..losses import CrossEntropy, RandomPoolMiner, TripletLoss, WeightedSum
 from .batches import batch_indices
-from .loop import OnEpoch, RandomStreams, batch_accuracy, epoch_info, restore_stateful, stateful_state, to_cpu
+from .loop import OnEpoch, RandomStreams, Resumable, SelectionResult, batch_accuracy, epoch_info, select_model, selection_run
 
 
 @dataclass
@@ -43,13 +43,7 @@ class LiuSettings:
     seed: int = 0
 
 
-@dataclass
-class LiuResult:
-    epochs: int
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_epoch: int = 0  # the epoch whose weights were kept (the last one without validation)
-    best_val: float | None = None
-    stopped_early: bool = False
+LiuResult = SelectionResult
 
 
 @dataclass(frozen=True)
@@ -105,16 +99,8 @@ def train_liu(
                             triplets=torch.Generator(device=dev).manual_seed(settings.seed))
     loss_fn = joint_loss(settings, max(1, math.ceil(n / settings.batch_size)), streams["triplets"])
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    stateful = {"model": model, "optimizer": opt}
-    run: dict[str, Any] = {"epoch": 0, "history": [], "best_val": None, "best_epoch": 0, "bad": 0,
-                           "best_model": None, "stopped": False}
-    if resume_state is not None:
-        restore_stateful(stateful, resume_state)
-        streams.restore(resume_state["streams"])
-        run = to_cpu(resume_state["run"])
-
-    def state_fn() -> dict[str, Any]:
-        return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
+    state = Resumable({"model": model, "optimizer": opt}, streams, selection_run(), resume_state)
+    run = state.run
 
     while run["epoch"] < settings.epochs and not run["stopped"]:
         model.train()
@@ -130,17 +116,10 @@ def train_liu(
             correct += batch_accuracy(out.logits.detach(), y[idx])
         run["epoch"] += 1
         val_acc = utterance_accuracy(model, val) if val is not None else None
-        if val_acc is not None:
-            if run["best_val"] is None or val_acc > run["best_val"]:
-                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
-            else:
-                run["bad"] += 1
-                run["stopped"] = settings.patience is not None and run["bad"] >= settings.patience
+        select_model(run, val_acc, model, settings.patience)
         info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=float(total) / n,
                           train_acc=float(correct) / n, val_acc=val_acc, lr=opt.param_groups[0]["lr"], stop=run["stopped"])
         run["history"].append(info)
         if on_epoch is not None:
-            on_epoch(dict(info), state_fn)
-    if run["best_model"] is not None:  # model selection on the validation part
-        model.load_state_dict(run["best_model"])
-    return LiuResult(run["epoch"], run["history"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"])
+            on_epoch(dict(info), state.state)
+    return SelectionResult.finish(run, model)  # model selection on the validation part

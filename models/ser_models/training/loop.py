@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,59 @@ def restore_stateful(objects: Mapping[str, Any], state: Mapping[str, Any]) -> No
 
 def stateful_state(objects: Mapping[str, Any]) -> dict[str, Any]:
     return {name: to_cpu(obj.state_dict()) for name, obj in objects.items()}
+
+
+class Resumable:
+    """A trainer's checkpointable state: its modules/optimizers/schedulers (``stateful``), its
+    random ``streams`` and a plain ``run`` dict of progress (epoch counters, history, early-stopping
+    and model-selection state). With ``resume_state`` everything is restored from it."""
+
+    def __init__(self, stateful: Mapping[str, Any], streams: RandomStreams, run: dict[str, Any],
+                 resume_state: Mapping[str, Any] | None = None) -> None:
+        self.stateful, self.streams, self.run = stateful, streams, run
+        if resume_state is not None:
+            restore_stateful(stateful, resume_state)
+            streams.restore(resume_state["streams"])
+            self.run = to_cpu(resume_state["run"])
+
+    def state(self) -> dict[str, Any]:
+        """What ``state_fn()`` returns: loads with ``torch.load(weights_only=True)``."""
+        return {**stateful_state(self.stateful), "streams": self.streams.state(), "run": to_cpu(self.run)}
+
+
+def selection_run() -> dict[str, Any]:
+    """The progress dict of a trainer that selects its model on a validation part."""
+    return {"epoch": 0, "history": [], "best_val": None, "best_epoch": 0, "bad": 0, "best_model": None, "stopped": False}
+
+
+def select_model(run: dict[str, Any], val_acc: float | None, model: Any, patience: int | None) -> None:
+    """After an epoch: keep the weights of the best validation accuracy so far; with ``patience``,
+    stop (``run["stopped"]``) after that many epochs without improvement."""
+    if val_acc is None:
+        return
+    if run["best_val"] is None or val_acc > run["best_val"]:
+        run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
+    else:
+        run["bad"] += 1
+        run["stopped"] = patience is not None and run["bad"] >= patience
+
+
+@dataclass
+class SelectionResult:
+    """What a trainer with model selection returns (Mocanu, Liu, Lian)."""
+
+    epochs: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0  # the epoch whose weights were kept (the last one without validation)
+    best_val: float | None = None
+    stopped_early: bool = False
+
+    @classmethod
+    def finish(cls, run: dict[str, Any], model: Any) -> SelectionResult:
+        """Load the selected weights into ``model`` and summarise the run."""
+        if run["best_model"] is not None:
+            model.load_state_dict(run["best_model"])
+        return cls(run["epoch"], run["history"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"])
 
 
 def batch_accuracy(logits: Tensor, y: Tensor) -> Tensor:

@@ -8,9 +8,8 @@ Sequences are ``(T, F)`` numpy arrays (the FeatureSet layout); the model sees ``
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from torch import Tensor, nn
 
 from ..base import ModelOutput, SerModel
 from ..se_resnet import MIN_FRAMES
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state, to_cpu
+from .loop import OnEpoch, RandomStreams, Resumable, SelectionResult, epoch_info, select_model, selection_run
 
 
 @dataclass
@@ -38,13 +37,7 @@ class MocanuSettings:
     seed: int = 0
 
 
-@dataclass
-class MocanuResult:
-    epochs: int
-    best_epoch: int
-    best_val: float | None
-    stopped_early: bool
-    history: list[dict[str, Any]] = field(default_factory=list)
+MocanuResult = SelectionResult
 
 
 def fit_length(seq: np.ndarray, frames: int) -> np.ndarray:
@@ -123,18 +116,10 @@ def train_mocanu(
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=settings.lr_step, gamma=settings.lr_gamma)
-    stateful = {"model": model, "optimizer": opt, "scheduler": sched}
     streams = RandomStreams(crops=np.random.default_rng(settings.seed))
     rng = streams["crops"]
-    run: dict[str, Any] = {"epoch": 0, "best_val": None, "best_epoch": 0, "bad": 0, "best_model": None,
-                           "stopped": False, "history": []}
-    if resume_state is not None:
-        restore_stateful(stateful, resume_state)
-        streams.restore(resume_state["streams"])
-        run = copy.deepcopy(resume_state["run"])
-
-    def state_fn() -> dict[str, Any]:
-        return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
+    state = Resumable({"model": model, "optimizer": opt, "scheduler": sched}, streams, selection_run(), resume_state)
+    run = state.run
 
     n = len(seqs)
     steps = settings.steps_per_epoch or max(1, -(-n // settings.batch_size))
@@ -178,17 +163,11 @@ def train_mocanu(
             else:
                 pred = logits.argmax(1)
             val_acc = float(np.mean(pred == np.asarray(val[1])))
-            if run["best_val"] is None or val_acc > run["best_val"]:
-                run.update(best_val=val_acc, best_epoch=run["epoch"], bad=0, best_model=to_cpu(model.state_dict()))
-            else:
-                run["bad"] += 1
-                run["stopped"] = run["bad"] >= settings.patience
+            select_model(run, val_acc, model, settings.patience)
         info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"],
                           loss=float(np.mean(losses)) if losses else 0.0, train_acc=train_acc, val_acc=val_acc,
                           lr=lr, stop=run["stopped"])
         run["history"].append(info)
         if on_epoch is not None:
-            on_epoch(dict(info), state_fn)
-    if run["best_model"] is not None:  # model selection on the validation set
-        model.load_state_dict(run["best_model"])
-    return MocanuResult(run["epoch"], run["best_epoch"] or run["epoch"], run["best_val"], run["stopped"], run["history"])
+            on_epoch(dict(info), state.state)
+    return SelectionResult.finish(run, model)  # model selection on the validation set

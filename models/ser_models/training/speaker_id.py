@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, stateful_state, to_cpu
+from .loop import OnEpoch, RandomStreams, Resumable, epoch_info
 from .mocanu import random_crops
 
 
@@ -51,17 +51,10 @@ def train_speaker_id(
 ) -> SpeakerIdResult:
     """Train ``model`` (logits over speakers) in place on the utterances ``shard`` of ``seqs``."""
     opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    stateful = {"model": model, "optimizer": opt}
     streams = RandomStreams(order=np.random.default_rng(settings.seed + rank))
     rng = streams["order"]
-    run: dict[str, Any] = {"epoch": 0, "history": []}
-    if resume_state is not None:
-        restore_stateful(stateful, resume_state)
-        streams.restore(resume_state["streams"])
-        run = to_cpu(resume_state["run"])
-
-    def state_fn() -> dict[str, Any]:
-        return {**stateful_state(stateful), "streams": streams.state(), "run": to_cpu(run)}
+    state = Resumable({"model": model, "optimizer": opt}, streams, {"epoch": 0, "history": []}, resume_state)
+    run = state.run
 
     bs = settings.batch_size
     steps = settings.steps_per_epoch or max(1, -(-len(shard) // bs))
@@ -89,5 +82,5 @@ def train_speaker_id(
                           lr=opt.param_groups[0]["lr"])
         run["history"].append(info)
         if on_epoch is not None:
-            on_epoch(dict(info), state_fn)
+            on_epoch(dict(info), state.state)
     return SpeakerIdResult(run["epoch"], run["history"])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
-from ser_orch.report.paper import PaperEntry, ReportSpec, paper_value
+from ser_orch.report.paper import ReportSpec, paper_value
 from ser_orch.report.rows import STAT_FIELDS, TableRows, aggregate_rows, failure_rows, paper_metrics, paper_stats, summary_rows
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
 from ser_data.atomic import atomic_write_text
