@@ -17,6 +17,7 @@ from ser_orch.grid.expand import expand
 from ser_orch.tasks import get_task
 
 from mocanu_tiny_grid import TINY
+from browser_page import CHROMIUM, check_report_page
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +45,8 @@ def test_ablate_s1_s5_then_sweep_reuses_pretrained(tmp_path: Path, tiny_mocanu: 
     for name in ("confusion_strategy=S1.png", "tsne_strategy=S5.png", "tsne_per_config.png", "results.csv"):
         assert (out / name).exists(), name
     assert "paper_std_pct" in (out / "results.csv").read_text().splitlines()[0]
+    if CHROMIUM:  # report.html in a real browser: S1, S5 and the baseline row, every plot embedded
+        check_report_page(out, tmp_path, n_rows=3)
 
     # The same grid as a named sweep: the pre-trained trunk comes from the cache, not a new job.
     folder = tmp_path / "grids"

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from ser_orch.cli.app import app
 from ser_orch.results.records import scan_records
 
+from browser_page import CHROMIUM, check_report_page
+
 runner = CliRunner()
 
 
@@ -50,6 +52,9 @@ def test_ablate_reports_resumes_without_rerunning_and_reproduces(tmp_path, tiny_
     assert sorted(p.name for p in (out / "curves").iterdir()) == ["family=fc,depth=6.png", "family=resnet,depth=6.png"]
     for r in records.values():  # per-epoch history: one entry per epoch run, both phases
         assert len(r.history) == r.metrics["epochs"] and {h["phase"] for h in r.history} == {1, 2}
+
+    if CHROMIUM:  # the same run as one page in a real browser: 2 configurations + the baseline row
+        check_report_page(out, tmp_path, n_rows=3)
 
     # Resume after losing one trial: only that trial runs, the others are untouched, and the
     # rerun reproduces the lost result exactly (fixed seed, CPU).

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import subprocess
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +25,8 @@ from ser_orch.report.rows import TableRows, aggregate_rows, summary_rows
 from ser_orch.results import TrialRecord
 from ser_orch.results.records import scan_records, write_record
 from ser_orch.rundir import create_run_dir, open_run_dir
+
+from browser_page import Node, chromium as _chromium, needs_browser, parse, table_cells
 
 LABELS = ["neutral", "happy", "sad", "angry"]
 # No "/" in a config id: write_record names the file after the trial id.
@@ -63,18 +62,6 @@ report:
   paper:
     - {{where: {{model.family: resnet, model.depth: 11}}, wa: 61.11, source: "Table I"}}
 """
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium binary on PATH (Debian: apt-get install chromium); .ci/run installs it"
-)
-# Offline and sandbox-friendly: no first-run UI, no background fetches, every host name unresolvable.
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--enable-logging=stderr", "--v=0",
-]
-
 
 def _cid(family: str, depth: int) -> str:
     return f"family={family},depth={depth}"
@@ -136,83 +123,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     )
     page = write_report_html(run_dir, report.json_data, **kwargs)
     return Built(run_dir, page, table, plots, {"results": report.json_data, **kwargs})
-
-
-@dataclass
-class Browser:
-    dom: str
-    console: list[str]  # Chromium's CONSOLE log lines: console.* calls, uncaught errors, CSP refusals
-
-
-def _chromium(page: Path, tmp_path: Path, *args: str, query: str = "") -> Browser:
-    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    cmd = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.resolve().as_uri() + query]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
-    return Browser(done.stdout, console)
-
-
-# --- a small DOM from the dumped HTML (stdlib parser: entities come back decoded) ---------------
-
-_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str | None]
-    children: list[Any] = field(default_factory=list)
-
-    def text(self) -> str:
-        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
-
-    def walk(self):  # type: ignore[no-untyped-def]
-        yield self
-        for c in self.children:
-            if isinstance(c, Node):
-                yield from c.walk()
-
-    def all(self, tag: str) -> list[Node]:
-        return [n for n in self.walk() if n.tag == tag]
-
-    def by_id(self, ident: str) -> Node:
-        (node,) = [n for n in self.walk() if n.attrs.get("id") == ident]
-        return node
-
-
-class _TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = Node("#document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, dict(attrs))
-        self.stack[-1].children.append(node)
-        if tag not in _VOID:
-            self.stack.append(node)
-
-    def handle_endtag(self, tag: str) -> None:
-        if any(n.tag == tag for n in self.stack[1:]):
-            while self.stack.pop().tag != tag:
-                pass
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].children.append(data)
-
-
-def parse(text: str) -> Node:
-    builder = _TreeBuilder()
-    builder.feed(text)
-    builder.close()
-    return builder.root
-
-
-def table_cells(table: Node) -> tuple[list[str], list[list[str]]]:
-    (thead,) = table.all("thead")
-    (tbody,) = table.all("tbody")
-    return [th.text() for th in thead.all("th")], [[td.text() for td in tr.all("td")] for tr in tbody.all("tr")]
 
 
 def _expected(values: list[float]) -> list[str]:
