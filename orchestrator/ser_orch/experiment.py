@@ -297,7 +297,8 @@ def run_experiment(
     synthesis, feature extraction), closed before the trials start their own."""
     launcher = launcher or LocalLauncher()
     path = exp.run_path(out)  # once: a default path has the time in it
-    say = console.print if console is not None else (lambda *a, **k: None)
+    # soft_wrap: these lines hold paths and options; a log or a pipe must get them whole, unbroken.
+    say = (lambda *a, **k: console.print(*a, soft_wrap=True, **k)) if console is not None else (lambda *a, **k: None)
     if exp.run is not None:
         check_unlocked(exp.run.path)  # another process running this folder: say so before any data work
         say(f"resuming [bold]{exp.run.path}[/] with the options it was started with: {exp.options.to_meta()}; "
