@@ -78,7 +78,7 @@ def trainable(config: dict[str, Any]) -> None:
         if state_fn is not None and int(metrics.get("global_epoch", 0)) % every == 0:
             with tempfile.TemporaryDirectory() as folder:
                 torch.save(state_fn(), Path(folder) / CHECKPOINT_FILE)
-                (Path(folder) / CHECKPOINT_EPOCH).write_text(json.dumps({"global_epoch": int(metrics["global_epoch"])}))
+                (Path(folder) / CHECKPOINT_EPOCH).write_text(json.dumps({"global_epoch": int(metrics.get("global_epoch", 0))}))
                 tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
         else:
             tune.report(metrics)
