@@ -12,9 +12,9 @@ ROOTS = {"ser_orch": REPO / "orchestrator", "ser_models": REPO / "models", "ser_
 
 # ser_orch's parts, lowest first: a module may import its own part and parts below it only.
 LAYERS = {
-    "grid": 0, "console": 0, "sweeps": 0,
+    "grid": 0, "console": 0, "sweeps": 0, "faults": 0,
     "rundir": 1,
-    "results": 2, "inputs": 2, "pretrain": 2,
+    "results": 2, "inputs": 2, "pretrain": 2, "runlock": 2,
     "tasks": 3, "baseline": 3,
     "trial": 4,
     "runner": 5, "report": 5,

@@ -20,15 +20,19 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 
 from ser_data.errors import SerError
 
-from .grid import Grid, GridError, count_configs, expand, load_grid, parse_fold_list, parse_grid, set_dotted
 from .baseline import ensure_baseline
-from .inputs import DataSummary, TrialInputs, plan_inputs
+from .faults import check_folder
+from .grid import (DEFAULT_MAX_TRIALS, Grid, GridError, count_configs, expand, load_grid, parse_fold_list, parse_grid,
+                   set_dotted)
+from .inputs import DataSummary, FoldCountError, TrialInputs, plan_inputs
 from .report.build import BuiltReport, build_report
 from .results.records import completed_trial_ids
 from .rundir import RunDir, create_run_dir, default_run_path, open_run_dir
+from .runlock import RunLock, check_unlocked
 from .runner import Resources, RunOutcome, check_capacity, local_capacity, ray_session, run_trials
 from .tasks import Task, UnknownTaskError, get_task, validate_trials
 
@@ -102,8 +106,10 @@ class Experiment:
 
     # ---- plan ----
     @classmethod
-    def from_grid(cls, grid: Grid | str | Path, options: RunOptions = RunOptions()) -> Experiment:
-        """Load, expand and validate a grid with the options applied (nothing is created)."""
+    def from_grid(cls, grid: Grid | str | Path, options: RunOptions = RunOptions(), *,
+                  max_trials: int | None = DEFAULT_MAX_TRIALS) -> Experiment:
+        """Load, expand and validate a grid with the options applied (nothing is created).
+        More than ``max_trials`` trials is a GridError (None: no limit)."""
         loaded = grid if isinstance(grid, Grid) else load_grid(grid)
         task = _task_of(loaded)
         overrides: dict[str, Any] = {}
@@ -117,7 +123,8 @@ class Experiment:
         if options.pretrain_workers is not None:
             overrides[_workers_key(task, loaded)] = options.pretrain_workers
         overrides.update(options.overrides)
-        trials = expand(loaded, quick=options.quick, folds=parse_fold_list(options.folds), overrides=overrides)
+        trials = expand(loaded, quick=options.quick, folds=parse_fold_list(options.folds), overrides=overrides,
+                        max_trials=max_trials)
         validate_trials(loaded, trials)
         return cls(loaded, trials, options)
 
@@ -161,7 +168,10 @@ class Experiment:
                 progress: Progress | None = None) -> RunDir:
         """Build (or reuse) the feature caches and folds, create the run folder (unless resuming)
         and write the fold files the trials read."""
-        plan = plan_inputs(self.trials, progress)
+        try:
+            plan = plan_inputs(self.trials, progress)
+        except FoldCountError as exc:  # the grid's protocol.folds, known wrong once the corpus is read
+            raise GridError(str(self.grid.path) if self.grid.path else self.grid.name, "protocol.folds", str(exc)) from None
         self.data = plan.summary
         if self.run is None:
             meta = {**self.options.to_meta(), "resources": asdict(resources) if resources else None}
@@ -182,20 +192,38 @@ class Experiment:
         callbacks: Iterable[Any] = (),
     ) -> RunOutcome:
         """Run every pending trial on Ray (a new local cluster, or the one at ``address``): the
-        task's stage once, then one Tune trial each; every trial ends with a record."""
+        task's stage once, then one Tune trial each; every trial ends with a record.
+
+        One process at a time: the run folder's lock is held throughout (``RunLocked`` otherwise);
+        Ray's own messages go to ``<run>/logs/ray.log``."""
+        from .runner.ray_log import RayLog
+
         run = self._prepared()
         todo = self.pending()
         if not todo:
             return RunOutcome(ran=0, skipped=len(self.trials), failed=[])
         task = self.task
-        with ray_session(resources, address) as cluster:
-            check_capacity(cluster, resources, task.stage_workers(todo))
-            staged = task.stage(todo, self.inputs, run.path, console)
-            jobs = [
-                {"trial": t, "inputs": self.inputs[t["trial_id"]].with_stage(staged.get(t["trial_id"], {})).to_dict()}
-                for t in todo
-            ]
-            return run_trials(jobs, run, resources, total=len(self.trials), console=console, callbacks=list(callbacks))
+        check_folder(run.path)
+        ray_log = RayLog(run.ray_log)
+        try:
+            with RunLock(run.path) as lock, ray_session(resources, address, log=ray_log) as cluster:
+                if lock.took_over and console is not None:
+                    console.print(f"took over the run folder's lock from process {lock.took_over.get('pid')} on "
+                                  f"{lock.took_over.get('host')}, which no longer runs")
+                todo = self.pending()  # again under the lock: a run that just released it may have finished some
+                if not todo:
+                    return RunOutcome(ran=0, skipped=len(self.trials), failed=[])
+                check_capacity(cluster, resources, task.stage_workers(todo))
+                staged = task.stage(todo, self.inputs, run.path, console)
+                jobs = [
+                    {"trial": t, "inputs": self.inputs[t["trial_id"]].with_stage(staged.get(t["trial_id"], {})).to_dict()}
+                    for t in todo
+                ]
+                return run_trials(jobs, run, resources, total=len(self.trials), console=console, callbacks=list(callbacks))
+        finally:
+            if ray_log.count and console is not None:
+                console.print(f"[yellow]Ray reported {ray_log.count} problem(s)[/] (first: {escape(ray_log.first or '')}); "
+                              f"details in {ray_log.path}", soft_wrap=True)
 
     # ---- report ----
     def report(self, console: Console | None = None, *, plots: bool = True) -> BuiltReport:
@@ -273,9 +301,12 @@ def run_experiment(
     synthesis, feature extraction), closed before the trials start their own."""
     launcher = launcher or LocalLauncher()
     path = exp.run_path(out)  # once: a default path has the time in it
-    say = console.print if console is not None else (lambda *a, **k: None)
+    # soft_wrap: these lines hold paths and options; a log or a pipe must get them whole, unbroken.
+    say = (lambda *a, **k: console.print(*a, soft_wrap=True, **k)) if console is not None else (lambda *a, **k: None)
     if exp.run is not None:
-        say(f"resuming [bold]{exp.run.path}[/] with the options it was started with: {exp.options.to_meta()}")
+        check_unlocked(exp.run.path)  # another process running this folder: say so before any data work
+        say(f"resuming [bold]{exp.run.path}[/] with the options it was started with: {exp.options.to_meta()}; "
+            f"resources: {asdict(resources)}")
     say(f"grid [bold]{exp.grid.name}[/]: {exp.n_configs} configurations, {len(exp.trials)} trials"
         + (" (quick profile)" if exp.options.quick else ""))
     if not launcher.check(exp, path, resources, console):
@@ -285,7 +316,8 @@ def run_experiment(
     for info in exp.data:
         say(f"data: {info.dataset} at {info.root}: {info.utterances} utterances, {info.features} cached in {info.cache}")
         if info.problems:
-            say(f"[yellow]{len(info.problems)} file(s) excluded[/] (first: {info.problems[0][0]}: {info.problems[0][1]})")
+            say(f"[yellow]{len(info.problems)} file(s) excluded[/] (first: {info.problems[0][0]}: {info.problems[0][1]}); "
+                f"all of them in {run.excluded_file}")
     say(f"run folder: [bold]{run.path}[/]")
     return launcher.launch(exp, resources, console)
 

@@ -27,6 +27,11 @@ from .rundir import RunDir
 Progress = Callable[[str, int, int], None]
 
 
+class FoldCountError(DataError):
+    """The protocol gives another number of folds on this corpus than the grid's protocol.folds
+    (the experiment names the grid file and the key)."""
+
+
 @dataclass(frozen=True)
 class TrialInputs:
     """The files one trial reads (typed; the trial config itself stays what the grid says)."""
@@ -83,8 +88,13 @@ class InputPlan:
         self._folds: dict[str, dict[str, np.ndarray]] = {}
 
     def write(self, run: RunDir) -> dict[str, TrialInputs]:
-        """Write the fold index files (atomically, once) and return every trial's inputs."""
+        """Write the fold index files (atomically, once) and the list of excluded corpus files
+        (``excluded.json``), and return every trial's inputs."""
         run.data_dir.mkdir(parents=True, exist_ok=True)
+        excluded = [{"dataset": info.dataset, "root": info.root, "features": info.features, "path": path, "reason": reason}
+                    for info in self.summary for path, reason in info.problems]
+        if excluded or run.excluded_file.exists():
+            atomic_write_bytes(run.excluded_file, (json.dumps(excluded, indent=2) + "\n").encode())
         out: dict[str, TrialInputs] = {}
         for trial_id, (fs_key, folds_key) in self._trial_keys.items():
             path = run.data_dir / f"folds-{folds_key}.npz"
@@ -101,6 +111,7 @@ def plan_inputs(trials: list[dict[str, Any]], progress: Progress | None = None) 
     plan = InputPlan()
     manifests: dict[str, Any] = {}
     feature_sets: dict[str, Any] = {}
+    checked: set[str] = set()
     for trial in trials:
         ds = trial["dataset"]
         ds_key = _key(ds)
@@ -109,6 +120,11 @@ def plan_inputs(trials: list[dict[str, Any]], progress: Progress | None = None) 
                 ds["name"], resolve_root(ds, progress), label_set=ds.get("label_set"), improvised_only=ds.get("improvised_only")
             )
         manifest = manifests[ds_key]
+        prot = trial["protocol"]
+        prot_key = _key(ds_key, prot)
+        if prot_key not in checked:  # a wrong protocol.folds is known from the manifest: say so before extracting features
+            _check_fold_count(prot, len(make_folds(prot["name"], manifest, **dict(prot.get("params") or {}))))
+            checked.add(prot_key)
         feat = trial["features"]
         fs_key = _key(ds, feat)
         if fs_key not in feature_sets:
@@ -121,7 +137,6 @@ def plan_inputs(trials: list[dict[str, Any]], progress: Progress | None = None) 
                 utterances=int(len(fs.y)),
                 problems=[(str(p), str(r)) for p, r in list(manifest.problems) + list(getattr(fs, "problems", []))],
             ))  # fmt: skip
-        prot = trial["protocol"]
         folds_key = _key(fs_key, prot)
         if folds_key not in plan._folds:
             plan._folds[folds_key] = _fold_arrays(manifest, feature_sets[fs_key], prot)
@@ -129,15 +144,18 @@ def plan_inputs(trials: list[dict[str, Any]], progress: Progress | None = None) 
     return plan
 
 
+def _check_fold_count(prot: dict[str, Any], n_folds: int) -> None:
+    if n_folds != prot["folds"]:
+        raise FoldCountError(f"is {prot['folds']}, but protocol {prot['name']} gives {n_folds} folds on this dataset; "
+                             f"write protocol.folds: {n_folds} (or change protocol.params)")
+
+
 def _fold_arrays(manifest: Any, fs: Any, prot: dict[str, Any]) -> dict[str, np.ndarray]:
     # Folds index the feature set's rows, which can be fewer than the manifest's (bad files dropped).
     by_id = {u.utt_id: u for u in manifest.utterances}
     kept = replace(manifest, utterances=[by_id[i] for i in fs.utt_ids])
     folds = make_folds(prot["name"], kept, **dict(prot.get("params") or {}))
-    if len(folds) != prot["folds"]:
-        raise DataError(
-            f"protocol {prot['name']} gives {len(folds)} folds on this dataset but the grid says protocol.folds: {prot['folds']}"
-        )
+    _check_fold_count(prot, len(folds))
     arrays: dict[str, np.ndarray] = {}
     for fold in folds:
         for part in ("train", "val", "test"):

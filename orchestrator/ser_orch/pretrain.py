@@ -110,14 +110,21 @@ def load_trunk(path: Path) -> dict[str, Any]:
 
     Loaded with ``weights_only=True``: a weights file from elsewhere cannot run code."""
     import pickle
+    import re
 
     import torch
 
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PretrainError(f"{path}: not a weights file that can be loaded safely ({first})") from None
+    except pickle.UnpicklingError as exc:  # torch's own text goes on to suggest unsafe loading: not repeated
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        why = (f"it holds Python objects ({found.group(1)}), not only tensors and plain values" if found
+               else next((line.strip() for line in str(exc).splitlines() if "WeightsUnpickler error" in line), "unpickling failed"))
+        raise PretrainError(f"{path}: not a weights file that can be loaded safely ({why[:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - arbitrary bytes make the unpickler fail in any way (KeyError, ...)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise PretrainError(f"{path}: not a weights file that can be loaded safely ({type(exc).__name__}"
+                            + (f": {first[:160]}" if first else "") + ")") from None
     state = saved.get("trunk", saved) if isinstance(saved, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PretrainError(f"{path}: not an SE-ResNet trunk weights file (expected a state_dict of tensors)")

@@ -8,6 +8,9 @@ runs/<grid>-<YYYYmmdd-HHMMSS>/
   baseline/baseline__fold=K__seed=S.json the baseline row's records (same folds and seeds)
   data/folds-<key>.npz                  fold index files the trials read
   tune/attempt-<n>/                     Ray Tune's experiment state and checkpoints
+  excluded.json                         corpus files left out of the run, with the reason
+  logs/ray.log  logs/trials.log         Ray's own messages; trials resumed from a checkpoint
+  .lock                                 held by the process running the trials (ser_orch.runlock)
   pretrained/                           weights a task's stage produced (Mocanu)
   slurm/                                job.json, events.jsonl, running.json, logs/, ray/ (Slurm runs)
   curves/<config_id>.png                learning curves, one per configuration
@@ -27,6 +30,7 @@ from typing import Any
 from ser_data.atomic import atomic_write_text
 from ser_data.errors import SerError
 
+from .faults import RunFolderError, describe_os_error, folder_problem
 from .grid import Grid
 
 RUN_FILE = "run.json"
@@ -94,6 +98,26 @@ class RunDir:
     def slurm_dir(self) -> Path:
         return self.path / "slurm"
 
+    @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    @property
+    def excluded_file(self) -> Path:
+        return self.path / "excluded.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def ray_log(self) -> Path:
+        return self.logs_dir / "ray.log"
+
+    @property
+    def trials_log(self) -> Path:
+        return self.logs_dir / "trials.log"
+
     # the report
     @property
     def curves_dir(self) -> Path:
@@ -144,14 +168,17 @@ def create_run_dir(path: Path, grid: Grid, trials: list[dict[str, Any]], options
         if run.run_file.exists():
             raise RunDirError(f"{path}: run folder already exists; add --resume to finish it, or choose another --out")
         raise RunDirError(f"{path}: folder exists and is not empty; choose another --out")
+    existed = path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
         run.trials_dir.mkdir(exist_ok=True)
         run.data_dir.mkdir(exist_ok=True)
     except OSError as exc:
-        raise RunDirError(f"{path}: cannot create run folder: {exc.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise RunDirError(f"{path}: run folder is not writable")
+        raise RunFolderError(path, f"cannot create the run folder: {describe_os_error(exc)}") from None
+    problem = folder_problem(path)  # a full disk or a read-only mount: say so before any data work
+    if problem is not None:
+        _remove_new_folder(run, existed)
+        raise RunFolderError(path, problem)
     run.meta = {
         "grid": grid.name,
         "grid_file": str(grid.path) if grid.path else None,
@@ -160,10 +187,28 @@ def create_run_dir(path: Path, grid: Grid, trials: list[dict[str, Any]], options
         "options": options,
         "n_trials": len(trials),
     }
-    atomic_write_text(run.grid_file, grid.text)
-    write_json_atomic(run.trials_file, trials)
-    write_json_atomic(run.run_file, run.meta)  # last: a folder with run.json is complete
+    try:
+        atomic_write_text(run.grid_file, grid.text)
+        write_json_atomic(run.trials_file, trials)
+        write_json_atomic(run.run_file, run.meta)  # last: a folder with run.json is complete
+    except OSError as exc:  # no half-made folder that a retry would refuse as "not empty"
+        _remove_new_folder(run, existed)
+        raise RunFolderError(path, describe_os_error(exc)) from None
     return run
+
+
+def _remove_new_folder(run: RunDir, existed: bool) -> None:
+    """Undo what create_run_dir made: its files and empty folders (never anything else)."""
+    for file in (run.run_file, run.trials_file, run.grid_file):
+        try:
+            file.unlink(missing_ok=True)
+        except OSError:
+            pass
+    for folder in (run.trials_dir, run.data_dir, *([] if existed else [run.path])):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def open_run_dir(path: Path, grid: Grid | None = None) -> RunDir:

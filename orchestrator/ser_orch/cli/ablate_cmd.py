@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
+from ..grid import DEFAULT_MAX_TRIALS
 from . import run_options as opt
 from .common import StepProgress, console, fail, user_errors
+from .outcome import finish, run_faults
 
 
 def ablate(
@@ -24,6 +26,7 @@ def ablate(
     gpus_per_trial: opt.GpusPerTrial = None,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = None,
+    max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
@@ -51,6 +54,7 @@ def run_grid(
     gpus_per_trial: float | None = None,
     max_concurrent: int | None = None,
     max_failures: int | None = None,
+    max_trials: int = DEFAULT_MAX_TRIALS,
     pretrain_workers: int | None = None,
     slurm: str | None = None,
     nodes: int | None = None,
@@ -73,7 +77,7 @@ def run_grid(
     else:
         options = RunOptions(quick=quick, folds=folds, epochs=epochs, dataset=dataset,
                              data_root=str(data_root) if data_root else None, pretrain_workers=pretrain_workers)
-        exp = Experiment.from_grid(grid, options)
+        exp = Experiment.from_grid(grid, options, max_trials=max_trials)
         stored = None
     resources = resolve_resources({"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial,
                                    "max_concurrent": max_concurrent, "max_failures": max_failures}, stored)
@@ -84,5 +88,7 @@ def run_grid(
                                               "partition": partition}, wait=wait, dry_run=dry_run)
     else:
         launcher = LocalLauncher()
-    run_experiment(exp, resources, out=out, launcher=launcher, console=console,
-                   data_progress=lambda: StepProgress(console))
+    with run_faults(exp, grid):
+        result = run_experiment(exp, resources, out=out, launcher=launcher, console=console,
+                                data_progress=lambda: StepProgress(console))
+    finish(result)

@@ -13,6 +13,8 @@ from rich.markup import escape
 
 from ser_data.errors import SerError
 
+from ..faults import RunFolderError, describe_os_error
+
 from ..console import make_console
 
 console = make_console()
@@ -29,7 +31,9 @@ def fail(message: str) -> typer.Exit:
 
 
 def user_errors(fn: F) -> F:
-    """Turn SerError (bad grid, data, run folder) into a clean message and exit code 2."""
+    """Turn SerError (bad grid, data, run folder) into a clean message and exit code 2; a file
+    that cannot be written (disk full, read-only) into one line and exit code 1; Ctrl-C into
+    exit code 130 (cli/outcome.py has the table)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,6 +41,16 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SerError as exc:
             raise fail(str(exc)) from None
+        except RunFolderError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] {escape(where + describe_os_error(exc))}", soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted", soft_wrap=True)
+            raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
 

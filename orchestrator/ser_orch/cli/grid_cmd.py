@@ -11,7 +11,8 @@ import typer
 from rich.table import Table
 
 from ..experiment import compile_grid
-from ..grid import count_configs, parse_fold_list
+from ..grid import DEFAULT_MAX_TRIALS, count_configs, parse_fold_list
+from . import run_options as opt
 from .common import console, err_console, user_errors
 
 app = typer.Typer(help="Inspect and validate grid files.", no_args_is_help=True)
@@ -24,9 +25,10 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the expanded trial configs as JSON.")] = False,
     quick: Annotated[bool, typer.Option("--quick", help="Apply the grid's quick profile.")] = False,
     folds: Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")] = None,
+    max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
 ) -> None:
     """Print the trials a grid expands to, and their counts."""
-    grid, trials = compile_grid(grid_file, quick=quick, folds=parse_fold_list(folds))
+    grid, trials = compile_grid(grid_file, quick=quick, folds=parse_fold_list(folds), max_trials=max_trials)
     n_configs = count_configs(trials)
     if as_json:
         payload = {
@@ -61,13 +63,14 @@ def show(
 @app.command("validate")
 def validate(
     grid_files: Annotated[list[Path], typer.Argument(help="One or more grid files.")],
+    max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
 ) -> None:
     """Check grid files: structure, names (models, datasets, features, protocols) and value ranges."""
     bad = 0
     for path in grid_files:
         try:
-            grid, trials = compile_grid(path)
-            quick_grid, quick_trials = compile_grid(path, quick=True)
+            grid, trials = compile_grid(path, max_trials=max_trials)
+            quick_grid, quick_trials = compile_grid(path, quick=True, max_trials=max_trials)
         except Exception as exc:  # noqa: BLE001 - every grid gets a verdict, the first error of each is shown
             from ser_data.errors import SerError
 

@@ -22,6 +22,7 @@ GpusPerTrial = Annotated[float | None, typer.Option(min=0.0, show_default=False,
 MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this many trials at once.")]
 PretrainWorkers = Annotated[int | None, typer.Option(min=1, help="Data-parallel workers of the pre-training stage (Mocanu S2-S5's Ray Train job); overrides train.pretrain.workers.")]
 MaxFailures = Annotated[int | None, typer.Option(min=0, show_default=False, help="Retries of a failing trial (default 1).")]
+MaxTrials = Annotated[int, typer.Option(min=1, help="Refuse a grid that expands to more trials than this (a mistyped range would take minutes and gigabytes).")]
 
 # Slurm submission (see README "Running on Slurm"); without --slurm the run is local.
 Slurm = Annotated[str | None, typer.Option("--slurm", help="Submit to Slurm with this cluster profile: a name in slurm/ (e.g. local-dev) or a YAML path.")]

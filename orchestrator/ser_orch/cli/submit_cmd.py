@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..grid import DEFAULT_MAX_TRIALS
 from . import run_options as opt
 from .ablate_cmd import run_grid
 
@@ -25,6 +26,7 @@ def submit(
     gpus_per_trial: opt.GpusPerTrial = None,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = None,
+    max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,

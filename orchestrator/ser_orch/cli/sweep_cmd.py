@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from ..sweeps import available_sweeps
+from ..grid import DEFAULT_MAX_TRIALS
 from . import run_options as opt
 from .ablate_cmd import run_grid
 from .common import console, fail
@@ -27,6 +28,7 @@ def sweep(
     gpus_per_trial: opt.GpusPerTrial = None,
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = None,
+    max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
@@ -51,6 +53,6 @@ def sweep(
     run_grid(
         grid=sweeps[name].grid, quick=quick, out=out, resume=resume, dataset=dataset, data_root=data_root,
         folds=folds, epochs=epochs, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-        max_concurrent=max_concurrent, max_failures=max_failures, pretrain_workers=pretrain_workers, slurm=slurm, nodes=nodes,
+        max_concurrent=max_concurrent, max_failures=max_failures, max_trials=max_trials, pretrain_workers=pretrain_workers, slurm=slurm, nodes=nodes,
         gpus_per_node=gpus_per_node, time=time, partition=partition, wait=wait, dry_run=dry_run,
     )

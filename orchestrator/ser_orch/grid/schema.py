@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -93,7 +93,8 @@ class GridSpec(_Strict):
     loss: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any] | RangeAxis] = Field(default_factory=dict)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # 0 .. 2**32-1: numpy's seed range; also keeps trial ids (which name the seed) short.
+    seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0], min_length=1)
     quick: dict[str, Any] = Field(default_factory=dict)
     report: ReportSpec = Field(default_factory=ReportSpec)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+
+import numpy as np
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ class BuiltReport:
     failures: list[FailedTrial]
     files: list[Path] = field(default_factory=list)
     json_data: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # plots that could not be drawn, and why
     baseline: ConfigStats | None = None
     table_stats: TableStats | None = None
 
@@ -42,7 +45,7 @@ def best_config(stats: list[ConfigStats], metric: str = "wa") -> ConfigStats | N
     return max(scored, key=lambda s: s.metrics[metric].mean) if scored else None
 
 
-def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str]) -> list[Path]:
+def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str], skipped: list[str]) -> list[Path]:
     from . import plots
 
     written: list[Path] = []
@@ -60,8 +63,8 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
     if getattr(spec, "per_config", False):  # e.g. softmax vs triplet vs emotion loss side by side
         panels = []
         for config in stats:
-            first = _first_embeddings(run_dir, config)
-            written += _config_plots(run_dir, config, _file_tag(config.config_id), first)
+            first = _first_embeddings(run_dir, config, skipped)
+            written += _config_plots(run_dir, config, _file_tag(config.config_id), first, skipped)
             if first is not None:
                 panels.append((config.config_id, first))
         labels = stats[0].labels if stats else None
@@ -69,7 +72,7 @@ def _plots(run_dir: Path, stats: list[ConfigStats], spec: Any, metrics: list[str
             written.append(plots.plot_tsne_panels([(cid, a["embeddings"], a["y_true"]) for cid, (_, a) in panels], labels, run_dir / "tsne_per_config.png"))
     best = best_config(stats)
     if best is not None:
-        written += _config_plots(run_dir, best, "best", _first_embeddings(run_dir, best))
+        written += _config_plots(run_dir, best, "best", _first_embeddings(run_dir, best, skipped), skipped)
     return written
 
 
@@ -87,7 +90,8 @@ def _file_tag(config_id: str) -> str:
     return config_id.replace("/", "_").replace(" ", "_")
 
 
-def _config_plots(run_dir: Path, config: ConfigStats, tag: str, first: tuple[str, dict[str, Any]] | None) -> list[Path]:
+def _config_plots(run_dir: Path, config: ConfigStats, tag: str, first: tuple[str, dict[str, Any]] | None,
+                  skipped: list[str]) -> list[Path]:
     """Confusion matrix (summed over the configuration's runs) and t-SNE of ``first``, its first
     run with test embeddings (see _first_embeddings), as confusion_<tag>.png and tsne_<tag>.png."""
     from . import plots
@@ -103,16 +107,28 @@ def _config_plots(run_dir: Path, config: ConfigStats, tag: str, first: tuple[str
     if first is not None:
         trial_id, arrays = first
         title = f"{config.config_id}: t-SNE of test embeddings ({trial_id.split('__', 1)[-1]})"
-        written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], config.labels, run_dir / f"tsne_{tag}.png", seed=0, title=title))
+        try:
+            written.append(plots.plot_tsne(arrays["embeddings"], arrays["y_true"], config.labels, run_dir / f"tsne_{tag}.png", seed=0, title=title))
+        except ValueError as exc:  # e.g. too few test utterances for t-SNE: the rest of the report still stands
+            skipped.append(f"tsne_{tag}.png ({trial_id}): {str(exc).splitlines()[0]}")
     return written
 
 
-def _first_embeddings(run_dir: Path, config: ConfigStats) -> tuple[str, dict[str, Any]] | None:
-    """The configuration's first run that kept its test embeddings: (trial id, arrays)."""
+def _first_embeddings(run_dir: Path, config: ConfigStats, skipped: list[str] | None = None) -> tuple[str, dict[str, Any]] | None:
+    """The configuration's first run that kept finite test embeddings: (trial id, arrays). Runs
+    whose embeddings hold NaN/inf (a diverged model) cannot be plotted; they are noted in ``skipped``."""
+    bad: list[str] = []
     for run in config.runs:
         arrays = read_trial_arrays(run_dir, run.trial_id)
         if arrays and "embeddings" in arrays and "y_true" in arrays:
+            if not np.isfinite(arrays["embeddings"]).all():
+                bad.append(run.trial_id)
+                continue
             return run.trial_id, arrays
+    if bad and skipped is not None:
+        note = f"t-SNE of {config.config_id}: the test embeddings of {len(bad)} run(s) contain NaN/inf (e.g. {bad[0]})"
+        if note not in skipped:
+            skipped.append(note)
     return None
 
 
@@ -131,7 +147,8 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     table_stats = table_stats_of(stats, metrics, scan.records + baseline_records, baseline=baseline)
     extra = {"baseline": baseline, "table_stats": table_stats}
     title = f"{grid.name}: {grid.spec.description}" if grid.spec.description else grid.name
-    plot_files = _plots(folder, stats, spec, metrics) + _curve_plots(run, stats, scan.records) if plots else []
+    skipped: list[str] = []
+    plot_files = _plots(folder, stats, spec, metrics, skipped) + _curve_plots(run, stats, scan.records) if plots else []
     files = write_report_files(folder, stats, failures, spec, title, metrics=metrics, plots=plot_files or None, **extra)
     files.append(write_report_html(
         folder, json.loads(run.results_json.read_text()), title=title, grid_text=run.grid_text(), options=run.meta,
@@ -143,7 +160,8 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
     angles = summarise_angles(scan.records, best.config_id) if best else None
     if angles is not None:
         files.append(atomic_write_text(run.angles_json, json.dumps(angles.to_dict(), indent=2) + "\n"))
-    report = BuiltReport(stats, failures, files + plot_files, json.loads(run.results_json.read_text()), baseline, table_stats)
+    report = BuiltReport(stats, failures, files + plot_files, json.loads(run.results_json.read_text()), skipped, baseline,
+                         table_stats)
     if console is not None:
         console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title, **extra))
         if spec.series and spec.x:
@@ -157,6 +175,8 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
             console.print(problems_table(scan.problems))
         if spec.citation:
             console.print(f"paper: {spec.citation}")
+        for note in skipped:
+            console.print(f"[yellow]not plotted:[/] {note}", soft_wrap=True)
         curves = [p for p in report.files if p.parent == run.curves_dir]
         names = [str(p.relative_to(folder)) for p in report.files if p.parent != run.curves_dir]
         if curves:

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from ser_data.errors import SerError
 
+from ..faults import RunInterrupted, check_folder
 from ..results.records import TrialRecord, completed_trial_ids, write_record
 from ..rundir import RunDir
 
@@ -42,6 +43,8 @@ def _quiet_ray() -> None:
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # We keep one checkpoint per trial on purpose; Tune's "snapshotting may become a bottleneck" is noise here.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     for name in ("ray", "ray.tune", "ray.train", "ray.air", "ray.data"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
@@ -49,15 +52,42 @@ def _quiet_ray() -> None:
 ATTEMPT_DONE = ".finished"  # marker in tune/attempt-N: its fit() returned; a new attempt starts fresh
 
 
-def _restorable_attempt(storage: Path) -> Path | None:
-    """The latest attempt folder if its fit() never returned (job killed/preempted) and Tune can restore it."""
+def _restorable_attempt(storage: Path, console: Console | None = None) -> Path | None:
+    """The latest attempt folder if its fit() never returned (job killed/preempted, Ctrl-C, a
+    full disk) and Tune can restore it."""
     from ray import tune
 
     attempts = sorted(storage.glob("attempt-*"), key=lambda p: int(p.name.split("-")[1]) if p.name.split("-")[1].isdigit() else -1)
     if not attempts or (attempts[-1] / ATTEMPT_DONE).exists():
         return None
     latest = attempts[-1]
-    return latest if tune.Tuner.can_restore(str(latest)) else None
+    if not tune.Tuner.can_restore(str(latest)):
+        return None
+    problem = _state_problem(latest)
+    if problem is not None:
+        if console is not None:
+            console.print(f"[yellow]the interrupted Tune experiment {latest.name} cannot be restored[/] ({problem}); "
+                          "its unfinished trials start again from their first epoch")
+        return None
+    return latest
+
+
+def _state_problem(attempt: Path) -> str | None:
+    """Why Tune's saved experiment state cannot be restored, or None. Tune writes the state file
+    in place, so a full disk or a killed driver can leave it cut short; restoring that used to end
+    in a KeyError deep inside the resume."""
+    import json
+
+    states = sorted(attempt.glob("experiment_state-*.json"))
+    if not states:
+        return "no experiment state file"
+    try:
+        data = json.loads(states[-1].read_text())
+        if not isinstance(data.get("trial_data"), list):
+            raise ValueError("no trial list")
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"{states[-1].name} is unreadable: {type(exc).__name__}"
+    return None
 
 
 class ResourceError(SerError):
@@ -89,9 +119,12 @@ def _one_line_error(error: BaseException | None) -> str:
 
 
 @contextmanager
-def ray_session(resources: Resources, address: str | None = None) -> Iterator[dict[str, float]]:
+def ray_session(resources: Resources, address: str | None = None, log: Any = None) -> Iterator[dict[str, float]]:
     """A Ray connection for the run: a new local cluster (or ``address``), shut down at the end
-    if this call started it. Yields the cluster's resources (CPU, GPU counts)."""
+    if this call started it. Yields the cluster's resources (CPU, GPU counts). ``log``: a
+    `ray_log.RayLog` that takes Ray's messages while the session is open (else: not shown)."""
+    from contextlib import nullcontext
+
     _quiet_ray()
     import ray
 
@@ -106,11 +139,12 @@ def ray_session(resources: Resources, address: str | None = None) -> Iterator[di
             logging_level=logging.ERROR,
         )
         _quiet_ray()
-    try:
-        yield dict(ray.cluster_resources())
-    finally:
-        if started_here:
-            ray.shutdown()
+    with log if log is not None else nullcontext():
+        try:
+            yield dict(ray.cluster_resources())
+        finally:
+            if started_here:
+                ray.shutdown()
 
 
 def run_trials(
@@ -132,6 +166,7 @@ def run_trials(
     """
     from ray import tune
 
+    from .attempts import AttemptCounter
     from .progress import TrialProgress
     from .trainable import trainable
 
@@ -140,7 +175,7 @@ def run_trials(
     storage = run.tune_dir.resolve()
     # Experiment state saved often: a preempted job loses at most a few seconds of Tune bookkeeping.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "5")
-    attempt = len(list(storage.glob("attempt-*"))) if storage.exists() else 0
+    attempt = _next_attempt(storage)
     fn = tune.with_resources(trainable, {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial})
     param_space = {
         "job": tune.grid_search(jobs),
@@ -149,12 +184,21 @@ def run_trials(
         "checkpoint_every": resources.checkpoint_every,
     }
     progress = TrialProgress(total=total, console=console, already_done=skipped)
-    restore = _restorable_attempt(storage) if storage.exists() else None
+    attempts = AttemptCounter()
+    restore = _restorable_attempt(storage, console) if storage.exists() else None
+    tuner = None
     if restore is not None:
-        tuner = tune.Tuner.restore(str(restore), fn, resume_unfinished=True, resume_errored=True)
+        try:
+            tuner = tune.Tuner.restore(str(restore), fn, resume_unfinished=True, resume_errored=True)
+        except Exception as exc:  # noqa: BLE001 - a state Tune cannot read: start a fresh attempt
+            if console is not None:
+                console.print(f"[yellow]the interrupted Tune experiment {restore.name} cannot be restored[/] "
+                              f"({type(exc).__name__}); its unfinished trials start again from their first epoch")
+            tuner = None
+    if tuner is not None:
         run_config = getattr(getattr(tuner, "_local_tuner", None), "get_run_config", lambda: None)()
         if run_config is not None:  # the pickled callbacks lost their live display; give fresh ones
-            run_config.callbacks = [progress, *(callbacks or [])]
+            run_config.callbacks = [progress, attempts, *(callbacks or [])]
         if console is not None:
             console.print(f"restoring the interrupted Tune experiment {restore.name}")
     else:
@@ -167,21 +211,46 @@ def run_trials(
                 name=restore.name,
                 storage_path=str(storage),
                 verbose=0,
-                callbacks=[progress, *(callbacks or [])],
+                callbacks=[progress, attempts, *(callbacks or [])],
                 failure_config=tune.FailureConfig(max_failures=resources.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
     with progress:
-        results = tuner.fit()
-    (restore / ATTEMPT_DONE).touch()
-    failed: list[str] = []
+        try:
+            results = tuner.fit()
+        except Exception:
+            # A full or read-only run folder surfaces inside Tune in many shapes (an empty error
+            # pickle, a cut state file): name the folder and the cause instead.
+            check_folder(run.path)
+            raise
+    # Before anything is marked finished: a full disk failed the trials, not their configs, and
+    # a --resume (once there is space) must find Tune's state as it was.
+    check_folder(run.path)
     finished = completed_trial_ids(run.path)
+    ended: list[tuple[dict[str, Any], str]] = []
+    unfinished = 0
     for result in results:
-        trial = result.config["job"]["trial"]
-        if trial["trial_id"] in finished:
+        trial = ((result.config or {}).get("job") or {}).get("trial")
+        if trial is None or trial["trial_id"] in finished:
             continue
-        failed.append(trial["trial_id"])
+        if result.error is None and not (result.metrics or {}).get("trial_done"):
+            unfinished += 1  # Tune stopped before it ended: interrupted (Ctrl-C / SIGINT)
+            continue
         error = _one_line_error(result.error) if result.error else "trial ended without a result"
+        ended.append((trial, error + attempts.suffix(trial["trial_id"])))
+    for trial, error in ended:
         write_record(run.path, TrialRecord.for_trial(trial, "failed", error=error))
-    return RunOutcome(ran=len(jobs), skipped=skipped, failed=failed)
+    if unfinished:
+        # Tune saved those trials as running, with their checkpoints: the attempt stays unmarked,
+        # so a --resume restores it and they continue where they stopped (no failed record).
+        done = skipped + sum(1 for job in jobs if job["trial"]["trial_id"] in finished)
+        raise RunInterrupted(run.path, done=done, left=total - done)
+    (restore / ATTEMPT_DONE).touch()
+    return RunOutcome(ran=len(jobs), skipped=skipped, failed=[trial["trial_id"] for trial, _ in ended])
+
+
+def _next_attempt(storage: Path) -> int:
+    """One past the highest attempt number (a skipped, unrestorable attempt keeps its folder)."""
+    numbers = [int(p.name.split("-")[1]) for p in storage.glob("attempt-*") if p.name.split("-")[1].isdigit()] if storage.exists() else []
+    return max(numbers, default=-1) + 1

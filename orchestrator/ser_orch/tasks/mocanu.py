@@ -169,6 +169,30 @@ class MocanuTask(Task):
         trunk = {k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in overrides.items() if k in TRUNK_ARGS}
         return MocanuConfig(r, name, model_overrides(overrides, name), trunk, train, loss, polarity, train.strategy)
 
+    def validate(self, trial: dict[str, Any]) -> None:
+        """The settings, and a user-given ``train.pretrain.weights`` file: it must load safely and
+        fit this trial's trunk (else every trial would fail at its first step)."""
+        cfg = self.settings(trial)
+        weights = cfg.train.pretrain.weights
+        if cfg.recipe["train.init"] != "pretrained" or weights is None:
+            return
+        from ser_models import create_model
+
+        from ..pretrain import PretrainError, load_trunk
+
+        try:
+            state = load_trunk(Path(weights).expanduser())
+        except PretrainError as exc:
+            raise TaskConfigError("train.pretrain.weights", str(exc)) from None
+        params = trial["features"].get("params") or {}
+        model = create_model(cfg.model, num_classes=2, input_dim=int(params.get("n_fft", 512)) // 2 + 1, **cfg.overrides)
+        try:
+            model.trunk.load_state_dict(state)
+        except RuntimeError as exc:
+            lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+            detail = (lines[1] if len(lines) > 1 else lines[0])[:200] if lines else type(exc).__name__  # "size mismatch for ..."
+            raise TaskConfigError("train.pretrain.weights", f"{weights}: does not fit this trial's trunk ({detail})") from None
+
     # ---- the stage: speaker-ID pre-training, once per distinct setting, before the Tune trials ----
     def _pretrain_settings(self, trial: dict[str, Any]) -> tuple[MocanuConfig, PretrainSettings] | None:
         """The trial's config and pre-training settings if this run must produce its weights
