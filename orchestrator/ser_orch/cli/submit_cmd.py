@@ -26,6 +26,8 @@ def submit(
     max_concurrent: opt.MaxConcurrent = None,
     max_failures: opt.MaxFailures = None,
     pretrain_workers: opt.PretrainWorkers = None,
+    track: opt.Track = None,
+    tracking_uri: opt.TrackingUri = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
     time: opt.TimeLimit = None,

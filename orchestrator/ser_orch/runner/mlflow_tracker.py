@@ -1,0 +1,236 @@
+"""``--track mlflow``: one MLflow experiment per run folder, one parent MLflow run per configuration,
+one child run per trial, written with MLflow's own client (``MlflowClient``).
+
+- experiment: named by the run folder's absolute path (unique on a shared tracking server);
+  with the run's own store, artifacts go to ``<run>/mlflow/artifacts``.
+- parent run (``ser_orch.kind=config``): the configuration's parameters; when all its trials are
+  done, the mean/std/min/max of WA and UA over them (``results.aggregate``) and status FINISHED.
+- child run (``ser_orch.kind=trial``, tag ``mlflow.parentRunId``): every parameter of the trial
+  config, per-epoch metrics at step ``global_epoch``, the final metrics, and the trial's record
+  files (``trials/<id>.json`` and ``.npz``) as artifacts under ``record/``.
+
+Writes are synchronous: a step is stored when Tune moves on. Each per-epoch batch carries the tag
+``ser_orch.last_step`` (and the final batch ``ser_orch.final``), so a later driver (a restored
+experiment, a --resume) finds the runs by their tags and skips the steps they already hold:
+each step is logged once. (MLflow cannot delete a value; on CPU a resumed trial recomputes
+exactly the values it had, see ``ser_models.training.loop``.)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+from ..results.aggregate import aggregate
+from ..results.records import TrialRecord, scan_records
+from ..rundir import RunDir
+from .trackers import NOT_PARAMS, TrialTracker, flat_params, logged_values
+
+KIND, TRIAL, CONFIG = "ser_orch.kind", "ser_orch.trial_id", "ser_orch.config_id"
+LAST_STEP, FINAL = "ser_orch.last_step", "ser_orch.final"
+PARENT_METRICS = ("wa", "ua")
+PER_TRIAL = frozenset({"fold", "seed"})
+MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter value
+PARAMS_PER_BATCH = 100  # MLflow's limit on parameters in one log_batch
+
+
+@dataclass
+class _Run:
+    """An MLflow run this tracker writes to, as far as it knows."""
+
+    run_id: str
+    last_step: int = 0
+    final: bool = False
+    running: bool = True
+
+
+@dataclass
+class _Store:
+    client: Any
+    experiment_id: str
+    trials: dict[str, _Run] = field(default_factory=dict)  # trial id -> child run
+    parents: dict[str, _Run] = field(default_factory=dict)  # config id -> parent run
+    touched: set[str] = field(default_factory=set)  # config ids with a trial in this driver
+    failed: set[str] = field(default_factory=set)  # config ids with a failed trial in this driver
+
+
+def default_uri(run: RunDir) -> str:
+    return f"sqlite:///{run.mlflow_db.resolve()}"
+
+
+def _is_local(uri: str) -> bool:
+    return urlparse(uri).scheme in ("", "file", "sqlite")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class MlflowTracker(TrialTracker):
+    """Tune callback writing a run's trials to MLflow (``uri`` None = the run folder's own store)."""
+
+    def __init__(self, run_dir: str, uri: str | None = None) -> None:
+        super().__init__(run_dir)
+        self.uri = uri
+
+    # ---- connection and the runs a previous driver left ----
+    def setup(self, **info: Any) -> None:
+        self._store()  # database migrations and the index before the first trial, not during it
+
+    def _store(self) -> _Store:
+        if "store" not in self._live:
+            self._live["store"] = self._connect()
+        return self._live["store"]
+
+    def _connect(self) -> _Store:
+        # No usage telemetry from a cluster job unless the user asked for it; no INFO lines from
+        # the SQLite store's migrations in the middle of the progress display.
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        from mlflow.tracking import MlflowClient
+
+        run = RunDir.at(self.run_dir)
+        if self.uri is None:
+            run.mlflow_dir.mkdir(parents=True, exist_ok=True)
+        uri = self.uri or default_uri(run)
+        client = MlflowClient(tracking_uri=uri)
+        name = str(run.path.resolve())
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            artifacts = run.mlflow_artifacts.resolve().as_uri() if _is_local(uri) else None
+            experiment_id = client.create_experiment(name, artifact_location=artifacts, tags={"ser_orch.run_dir": name})
+        else:
+            experiment_id = experiment.experiment_id
+            if experiment.lifecycle_stage == "deleted":
+                client.restore_experiment(experiment_id)
+        store = _Store(client, experiment_id)
+        token = None
+        while True:  # every run of this experiment, page by page
+            page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+            for found in page:
+                tags = found.data.tags
+                entry = _Run(found.info.run_id, int(tags.get(LAST_STEP, 0)), FINAL in tags, running=False)
+                if tags.get(KIND) == "trial":
+                    store.trials[tags[TRIAL]] = entry
+                elif tags.get(KIND) == "config":
+                    store.parents[tags[CONFIG]] = entry
+            token = page.token
+            if not token:
+                return store
+
+    # ---- runs ----
+    def _params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:MAX_PARAM_CHARS]) for k, v in params.items()]
+        for i in range(0, len(items), PARAMS_PER_BATCH):
+            self._store().client.log_batch(run_id, params=items[i:i + PARAMS_PER_BATCH])
+
+    def _parent(self, trial: dict[str, Any]) -> _Run:
+        store = self._store()
+        cid = trial["config_id"]
+        if cid not in store.parents:
+            created = store.client.create_run(store.experiment_id, run_name=cid, tags={KIND: "config", CONFIG: cid})
+            self._params(created.info.run_id, flat_params(trial, NOT_PARAMS | PER_TRIAL))
+            store.parents[cid] = _Run(created.info.run_id)
+        store.touched.add(cid)
+        return store.parents[cid]
+
+    def _child(self, trial: dict[str, Any]) -> _Run:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        store = self._store()
+        tid = trial["trial_id"]
+        parent = self._parent(trial)
+        entry = store.trials.get(tid)
+        if entry is None:
+            created = store.client.create_run(store.experiment_id, run_name=tid, tags={
+                KIND: "trial", TRIAL: tid, CONFIG: trial["config_id"], MLFLOW_PARENT_RUN_ID: parent.run_id})
+            self._params(created.info.run_id, flat_params(trial))
+            entry = store.trials[tid] = _Run(created.info.run_id)
+        elif not entry.running:  # a run an earlier driver wrote: this one carries it on
+            store.client.update_run(entry.run_id, status="RUNNING")
+            entry.running = True
+        return entry
+
+    def _log_steps(self, entry: _Run, steps: list[tuple[int, dict[str, float]]]) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        for step, values in steps:
+            if step <= entry.last_step:
+                continue  # stored already (a restored trial repeats the epochs after its checkpoint)
+            now = _now_ms()
+            self._store().client.log_batch(entry.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()],
+                                           tags=[RunTag(LAST_STEP, str(step))])
+            entry.last_step = step
+
+    # ---- what the base class calls ----
+    def epoch(self, trial: dict[str, Any], step: int, values: dict[str, float]) -> None:
+        self._log_steps(self._child(trial), [(step, values)])
+
+    def final(self, trial: dict[str, Any], record: TrialRecord) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        store = self._store()
+        entry = self._child(trial)
+        steps = self.history_steps(record)
+        self._log_steps(entry, steps)  # epochs this driver did not see (none, unless replaying)
+        if not entry.final:
+            step, now = (steps[-1][0] if steps else 0), _now_ms()
+            store.client.log_batch(entry.run_id, tags=[RunTag(FINAL, "1")],
+                                   metrics=[Metric(k, v, now, step) for k, v in logged_values(record.metrics).items()])
+            entry.final = True
+        run = RunDir.at(self.run_dir)
+        for path in (run.record_path(record.trial_id), run.arrays_path(record.trial_id)):
+            if path.is_file():
+                store.client.log_artifact(entry.run_id, str(path), artifact_path="record")
+        store.client.set_terminated(entry.run_id, "FINISHED")
+        entry.running = False
+
+    def replay(self, trial: dict[str, Any], record: TrialRecord) -> None:
+        self.final(trial, record)  # the steps already stored are skipped, the rest come from the record
+
+    def durable(self, trial: dict[str, Any]) -> None:
+        pass  # every write is stored before Tune goes on
+
+    def failed(self, trial: dict[str, Any]) -> None:
+        store = self._store()
+        entry = store.trials.get(trial["trial_id"])
+        if entry is not None and entry.running:
+            store.client.set_terminated(entry.run_id, "FAILED")
+            entry.running = False
+        store.failed.add(trial["config_id"])
+
+    def close(self) -> None:
+        """End of the Tune experiment: a configuration whose planned trials are all done gets
+        its aggregate metrics (once) and FINISHED; one with a failed trial FAILED."""
+        if "store" not in self._live:
+            return
+        from mlflow.entities import Metric, RunTag
+
+        store = self._store()
+        run = RunDir.at(self.run_dir)
+        planned = [t for t in run.planned_trials() if t["config_id"] in store.touched]
+        records = [r for r in scan_records(run.path).records if r.config_id in store.touched]
+        for stats in aggregate(records, metrics=PARENT_METRICS, planned=planned):
+            parent = store.parents.get(stats.config_id)
+            if parent is None:
+                continue
+            if not stats.missing and not stats.failed:
+                if not parent.final:
+                    now = _now_ms()
+                    metrics = [Metric(f"{name}_{part}", float(getattr(m, part)), now, 0)
+                               for name, m in stats.metrics.items() for part in ("mean", "std", "min", "max")
+                               if math.isfinite(getattr(m, part))]
+                    store.client.log_batch(parent.run_id, metrics=metrics, tags=[RunTag(FINAL, "1")])
+                    parent.final = True
+                store.client.set_terminated(parent.run_id, "FINISHED")
+            elif stats.config_id in store.failed:
+                store.client.set_terminated(parent.run_id, "FAILED")
+        self._live.pop("store", None)
