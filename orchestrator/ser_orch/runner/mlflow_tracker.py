@@ -9,11 +9,16 @@ one child run per trial, written with MLflow's own client (``MlflowClient``).
   config, per-epoch metrics at step ``global_epoch``, the final metrics, and the trial's record
   files (``trials/<id>.json`` and ``.npz``) as artifacts under ``record/``.
 
-Writes are synchronous: a step is stored when Tune moves on. Each per-epoch batch carries the tag
-``ser_orch.last_step`` (and the final batch ``ser_orch.final``), so a later driver (a restored
-experiment, a --resume) finds the runs by their tags and skips the steps they already hold:
-each step is logged once. (MLflow cannot delete a value; on CPU a resumed trial recomputes
-exactly the values it had, see ``ser_models.training.loop``.)
+Cost: a database commit takes milliseconds, an epoch of a small model not many more, and Tune's
+driver hands a trial its next step only after its callbacks ran. So the epochs of a trial are
+collected and sent as one batch every FLUSH_SECONDS with MLflow's asynchronous logging
+(``log_batch(..., synchronous=False)``); at a trial checkpoint, failure or end the tracker waits
+until everything sent is stored, so a restore from that checkpoint never misses a step.
+
+Resumes: a later driver (a restored experiment, a --resume) finds the runs by their tags and
+the steps each already holds, and skips those: each step is logged once. The final metrics go
+with the tag ``ser_orch.final``. (MLflow cannot delete a value; on CPU a resumed trial
+recomputes exactly the values it had, see ``ser_models.training.loop``.)
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ from ..rundir import RunDir
 from .trackers import NOT_PARAMS, TrialTracker, flat_params, logged_values
 
 KIND, TRIAL, CONFIG = "ser_orch.kind", "ser_orch.trial_id", "ser_orch.config_id"
-LAST_STEP, FINAL = "ser_orch.last_step", "ser_orch.final"
+FINAL = "ser_orch.final"
+FLUSH_SECONDS = 2.0  # how stale a trial's curves in MLflow may be while it trains
 PARENT_METRICS = ("wa", "ua")
 PER_TRIAL = frozenset({"fold", "seed"})
 MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter value
-PARAMS_PER_BATCH = 100  # MLflow's limit on parameters in one log_batch
+PARAMS_PER_BATCH = 100  # MLflow's limits on parameters and metrics in one log_batch
+METRICS_PER_BATCH = 1000
 
 
 @dataclass
@@ -44,9 +51,13 @@ class _Run:
     """An MLflow run this tracker writes to, as far as it knows."""
 
     run_id: str
-    last_step: int = 0
+    stored: set[int] | None = field(default_factory=set)  # steps it holds; None = not looked up yet
+    keys: tuple[str, ...] = ()  # its metric names when found (where to look the steps up)
     final: bool = False
     running: bool = True
+    pending: list[Any] = field(default_factory=list)  # Metrics not sent yet
+    sent: list[Any] = field(default_factory=list)  # RunOperations not known to be stored yet
+    flushed: float = 0.0  # time.monotonic() of the last send
 
 
 @dataclass
@@ -115,7 +126,7 @@ class MlflowTracker(TrialTracker):
             page = client.search_runs([experiment_id], max_results=1000, page_token=token)
             for found in page:
                 tags = found.data.tags
-                entry = _Run(found.info.run_id, int(tags.get(LAST_STEP, 0)), FINAL in tags, running=False)
+                entry = _Run(found.info.run_id, None, tuple(found.data.metrics), FINAL in tags, running=False)
                 if tags.get(KIND) == "trial":
                     store.trials[tags[TRIAL]] = entry
                 elif tags.get(KIND) == "config":
@@ -157,22 +168,40 @@ class MlflowTracker(TrialTracker):
         elif not entry.running:  # a run an earlier driver wrote: this one carries it on
             store.client.update_run(entry.run_id, status="RUNNING")
             entry.running = True
+        if entry.stored is None:  # every batch is one transaction: a step with any metric has them all
+            entry.stored = {m.step for key in entry.keys for m in store.client.get_metric_history(entry.run_id, key)}
         return entry
 
-    def _log_steps(self, entry: _Run, steps: list[tuple[int, dict[str, float]]]) -> None:
-        from mlflow.entities import Metric, RunTag
+    def _add_steps(self, entry: _Run, steps: list[tuple[int, dict[str, float]]]) -> None:
+        from mlflow.entities import Metric
 
+        assert entry.stored is not None
+        now = _now_ms()
         for step, values in steps:
-            if step <= entry.last_step:
+            if step in entry.stored:
                 continue  # stored already (a restored trial repeats the epochs after its checkpoint)
-            now = _now_ms()
-            self._store().client.log_batch(entry.run_id, metrics=[Metric(k, v, now, step) for k, v in values.items()],
-                                           tags=[RunTag(LAST_STEP, str(step))])
-            entry.last_step = step
+            entry.pending += [Metric(k, v, now, step) for k, v in values.items()]
+            entry.stored.add(step)
+
+    def _send(self, entry: _Run, *, wait: bool) -> None:
+        """Send the pending metrics (asynchronously); with ``wait``, return once all sent are stored."""
+        client = self._store().client
+        for i in range(0, len(entry.pending), METRICS_PER_BATCH):
+            entry.sent.append(client.log_batch(entry.run_id, metrics=entry.pending[i:i + METRICS_PER_BATCH],
+                                               synchronous=False))
+        entry.pending = []
+        entry.flushed = time.monotonic()
+        if wait:
+            for operations in entry.sent:
+                operations.wait()
+            entry.sent = []
 
     # ---- what the base class calls ----
     def epoch(self, trial: dict[str, Any], step: int, values: dict[str, float]) -> None:
-        self._log_steps(self._child(trial), [(step, values)])
+        entry = self._child(trial)
+        self._add_steps(entry, [(step, values)])
+        if time.monotonic() - entry.flushed >= FLUSH_SECONDS:
+            self._send(entry, wait=False)
 
     def final(self, trial: dict[str, Any], record: TrialRecord) -> None:
         from mlflow.entities import Metric, RunTag
@@ -180,7 +209,8 @@ class MlflowTracker(TrialTracker):
         store = self._store()
         entry = self._child(trial)
         steps = self.history_steps(record)
-        self._log_steps(entry, steps)  # epochs this driver did not see (none, unless replaying)
+        self._add_steps(entry, steps)  # epochs this driver did not see (none, unless replaying)
+        self._send(entry, wait=True)
         if not entry.final:
             step, now = (steps[-1][0] if steps else 0), _now_ms()
             store.client.log_batch(entry.run_id, tags=[RunTag(FINAL, "1")],
@@ -197,12 +227,15 @@ class MlflowTracker(TrialTracker):
         self.final(trial, record)  # the steps already stored are skipped, the rest come from the record
 
     def durable(self, trial: dict[str, Any]) -> None:
-        pass  # every write is stored before Tune goes on
+        entry = self._store().trials.get(trial["trial_id"])
+        if entry is not None:
+            self._send(entry, wait=True)
 
     def failed(self, trial: dict[str, Any]) -> None:
         store = self._store()
         entry = store.trials.get(trial["trial_id"])
         if entry is not None and entry.running:
+            self._send(entry, wait=True)
             store.client.set_terminated(entry.run_id, "FAILED")
             entry.running = False
         store.failed.add(trial["config_id"])
@@ -215,6 +248,8 @@ class MlflowTracker(TrialTracker):
         from mlflow.entities import Metric, RunTag
 
         store = self._store()
+        for entry in store.trials.values():
+            self._send(entry, wait=True)
         run = RunDir.at(self.run_dir)
         planned = [t for t in run.planned_trials() if t["config_id"] in store.touched]
         records = [r for r in scan_records(run.path).records if r.config_id in store.touched]

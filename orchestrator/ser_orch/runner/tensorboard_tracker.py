@@ -22,6 +22,7 @@ from ..rundir import RunDir
 from .trackers import TrialTracker, flat_params, logged_values
 
 FINAL = "final/"
+FLUSH_SECONDS = 10  # how stale the event files may be while a trial trains (closing a writer flushes it)
 
 
 class TensorBoardTracker(TrialTracker):
@@ -34,7 +35,7 @@ class TensorBoardTracker(TrialTracker):
             # Files are read in name order (time in seconds, host, suffix): a running number keeps
             # two writers of one second apart and in order.
             n = len(list(folder.glob("events.out.tfevents.*"))) if folder.is_dir() else 0
-            writers[trial_id] = SummaryWriter(str(folder), purge_step=step, flush_secs=10, filename_suffix=f".{n:04d}")
+            writers[trial_id] = SummaryWriter(str(folder), purge_step=step, flush_secs=FLUSH_SECONDS, filename_suffix=f".{n:04d}")
         return writers[trial_id]
 
     def _close(self, trial_id: str) -> None:
