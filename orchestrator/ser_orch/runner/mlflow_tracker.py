@@ -2,18 +2,20 @@
 one child run per trial, written with MLflow's own client (``MlflowClient``).
 
 - experiment: named by the run folder's absolute path (unique on a shared tracking server);
-  with the run's own store, artifacts go to ``<run>/mlflow/artifacts``.
+  with a local store (SQLite, files), artifacts go to ``<run>/mlflow/artifacts``.
 - parent run (``ser_orch.kind=config``): the configuration's parameters; when all its trials are
   done, the mean/std/min/max of WA and UA over them (``results.aggregate``) and status FINISHED.
 - child run (``ser_orch.kind=trial``, tag ``mlflow.parentRunId``): every parameter of the trial
   config, per-epoch metrics at step ``global_epoch``, the final metrics, and the trial's record
   files (``trials/<id>.json`` and ``.npz``) as artifacts under ``record/``.
 
-Cost: a database commit takes milliseconds, an epoch of a small model not many more, and Tune's
-driver hands a trial its next step only after its callbacks ran. So the epochs of a trial are
-collected and sent as one batch every FLUSH_SECONDS with MLflow's asynchronous logging
-(``log_batch(..., synchronous=False)``); at a trial checkpoint, failure or end the tracker waits
-until everything sent is stored, so a restore from that checkpoint never misses a step.
+Cost: every client call is a database commit or a request (milliseconds), an epoch of a small
+model not many more, and Tune's driver hands a trial its next epoch only after the callbacks
+ran. So the callbacks only queue work for one writer thread, which makes the calls in order:
+the store's set-up, the runs, and per trial one batch of the epochs of the last FLUSH_SECONDS.
+The callbacks wait for that thread only where it matters: at a trial checkpoint (everything up
+to it is stored before Tune records the checkpoint, so a restore from it misses no step), at a
+trial's end and failure, and at the end of the experiment.
 
 Resumes: a later driver (a restored experiment, a --resume) finds the runs by their tags and
 the steps each already holds, and skips those: each step is logged once. The final metrics go
@@ -27,6 +29,8 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -35,14 +39,14 @@ from ..results.aggregate import aggregate
 from ..results.records import TrialRecord, scan_records
 from ..rundir import RunDir
 from .trackers import NOT_PARAMS, TrialTracker, flat_params, logged_values
+from .tracking import TrackingError
 
-KIND, TRIAL, CONFIG = "ser_orch.kind", "ser_orch.trial_id", "ser_orch.config_id"
-FINAL = "ser_orch.final"
+KIND, TRIAL, CONFIG, FINAL = "ser_orch.kind", "ser_orch.trial_id", "ser_orch.config_id", "ser_orch.final"
 FLUSH_SECONDS = 2.0  # how stale a trial's curves in MLflow may be while it trains
 PARENT_METRICS = ("wa", "ua")
 PER_TRIAL = frozenset({"fold", "seed"})
-MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter value
-PARAMS_PER_BATCH = 100  # MLflow's limits on parameters and metrics in one log_batch
+MAX_PARAM_CHARS = 6000  # MLflow's limits: a parameter value; parameters and metrics in one log_batch
+PARAMS_PER_BATCH = 100
 METRICS_PER_BATCH = 1000
 
 
@@ -56,7 +60,6 @@ class _Run:
     final: bool = False
     running: bool = True
     pending: list[Any] = field(default_factory=list)  # Metrics not sent yet
-    sent: list[Any] = field(default_factory=list)  # RunOperations not known to be stored yet
     flushed: float = 0.0  # time.monotonic() of the last send
 
 
@@ -89,10 +92,55 @@ class MlflowTracker(TrialTracker):
         super().__init__(run_dir)
         self.uri = uri
 
-    # ---- connection and the runs a previous driver left ----
-    def setup(self, **info: Any) -> None:
-        self._store()  # database migrations and the index before the first trial, not during it
+    # ---- the writer thread: everything below ``_store`` runs on it, in order ----
+    def _queue(self, fn: Callable[..., None], *args: Any) -> Any:
+        if "thread" not in self._live:
+            self._live["thread"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ser-orch-mlflow")
+        return self._live["thread"].submit(self._guarded, fn, *args)
 
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - kept and raised in the driver at the next wait
+            self._live.setdefault("errors", []).append(exc)
+
+    def _wait(self, fn: Callable[..., None], *args: Any) -> None:
+        """Queue ``fn`` and return once it and everything queued before it ran."""
+        self._queue(fn, *args).result()
+        errors = self._live.pop("errors", [])
+        if errors:
+            raise TrackingError(f"MLflow tracking at {self.uri or default_uri(RunDir.at(self.run_dir))} failed: "
+                                f"{type(errors[0]).__name__}: {errors[0]} (the trial records are not affected)") from errors[0]
+
+    # ---- what the base class calls (in the driver) ----
+    def setup(self, **info: Any) -> None:
+        self._queue(self._store)  # the store's tables and the index of existing runs, while trials start
+
+    def epoch(self, trial: dict[str, Any], step: int, values: dict[str, float]) -> None:
+        self._queue(self._epoch, trial, step, values)
+
+    def final(self, trial: dict[str, Any], record: TrialRecord) -> None:
+        # Waited for: once this returns, Tune may record the trial as finished and never show it again.
+        self._wait(self._final, trial, record)
+
+    def replay(self, trial: dict[str, Any], record: TrialRecord) -> None:
+        self.final(trial, record)  # the steps already stored are skipped, the rest come from the record
+
+    def durable(self, trial: dict[str, Any]) -> None:
+        self._wait(self._flush, trial["trial_id"])
+
+    def failed(self, trial: dict[str, Any]) -> None:
+        self._wait(self._failed, trial)
+
+    def close(self) -> None:
+        if "thread" in self._live:
+            try:
+                self._wait(self._close)
+            finally:
+                self._live.pop("thread").shutdown()
+                self._live.pop("store", None)
+
+    # ---- connection and the runs a previous driver left ----
     def _store(self) -> _Store:
         if "store" not in self._live:
             self._live["store"] = self._connect()
@@ -183,34 +231,33 @@ class MlflowTracker(TrialTracker):
             entry.pending += [Metric(k, v, now, step) for k, v in values.items()]
             entry.stored.add(step)
 
-    def _send(self, entry: _Run, *, wait: bool) -> None:
-        """Send the pending metrics (asynchronously); with ``wait``, return once all sent are stored."""
+    def _send(self, entry: _Run) -> None:
         client = self._store().client
         for i in range(0, len(entry.pending), METRICS_PER_BATCH):
-            entry.sent.append(client.log_batch(entry.run_id, metrics=entry.pending[i:i + METRICS_PER_BATCH],
-                                               synchronous=False))
+            client.log_batch(entry.run_id, metrics=entry.pending[i:i + METRICS_PER_BATCH])
         entry.pending = []
         entry.flushed = time.monotonic()
-        if wait:
-            for operations in entry.sent:
-                operations.wait()
-            entry.sent = []
 
-    # ---- what the base class calls ----
-    def epoch(self, trial: dict[str, Any], step: int, values: dict[str, float]) -> None:
+    # ---- the writer thread's work ----
+    def _epoch(self, trial: dict[str, Any], step: int, values: dict[str, float]) -> None:
         entry = self._child(trial)
         self._add_steps(entry, [(step, values)])
         if time.monotonic() - entry.flushed >= FLUSH_SECONDS:
-            self._send(entry, wait=False)
+            self._send(entry)
 
-    def final(self, trial: dict[str, Any], record: TrialRecord) -> None:
+    def _flush(self, trial_id: str) -> None:
+        entry = self._store().trials.get(trial_id)
+        if entry is not None:
+            self._send(entry)
+
+    def _final(self, trial: dict[str, Any], record: TrialRecord) -> None:
         from mlflow.entities import Metric, RunTag
 
         store = self._store()
         entry = self._child(trial)
         steps = self.history_steps(record)
         self._add_steps(entry, steps)  # epochs this driver did not see (none, unless replaying)
-        self._send(entry, wait=True)
+        self._send(entry)
         if not entry.final:
             step, now = (steps[-1][0] if steps else 0), _now_ms()
             store.client.log_batch(entry.run_id, tags=[RunTag(FINAL, "1")],
@@ -223,33 +270,24 @@ class MlflowTracker(TrialTracker):
         store.client.set_terminated(entry.run_id, "FINISHED")
         entry.running = False
 
-    def replay(self, trial: dict[str, Any], record: TrialRecord) -> None:
-        self.final(trial, record)  # the steps already stored are skipped, the rest come from the record
-
-    def durable(self, trial: dict[str, Any]) -> None:
-        entry = self._store().trials.get(trial["trial_id"])
-        if entry is not None:
-            self._send(entry, wait=True)
-
-    def failed(self, trial: dict[str, Any]) -> None:
+    def _failed(self, trial: dict[str, Any]) -> None:
         store = self._store()
         entry = store.trials.get(trial["trial_id"])
         if entry is not None and entry.running:
-            self._send(entry, wait=True)
+            self._send(entry)
             store.client.set_terminated(entry.run_id, "FAILED")
             entry.running = False
         store.failed.add(trial["config_id"])
 
-    def close(self) -> None:
+    def _close(self) -> None:
         """End of the Tune experiment: a configuration whose planned trials are all done gets
         its aggregate metrics (once) and FINISHED; one with a failed trial FAILED."""
-        if "store" not in self._live:
-            return
         from mlflow.entities import Metric, RunTag
 
         store = self._store()
         for entry in store.trials.values():
-            self._send(entry, wait=True)
+            if entry.pending:
+                self._send(entry)
         run = RunDir.at(self.run_dir)
         planned = [t for t in run.planned_trials() if t["config_id"] in store.touched]
         records = [r for r in scan_records(run.path).records if r.config_id in store.touched]
@@ -260,12 +298,11 @@ class MlflowTracker(TrialTracker):
             if not stats.missing and not stats.failed:
                 if not parent.final:
                     now = _now_ms()
-                    metrics = [Metric(f"{name}_{part}", float(getattr(m, part)), now, 0)
+                    metrics = [Metric(f"{name}_{part}", float(value), now, 0)
                                for name, m in stats.metrics.items() for part in ("mean", "std", "min", "max")
-                               if math.isfinite(getattr(m, part))]
+                               if math.isfinite(value := getattr(m, part))]
                     store.client.log_batch(parent.run_id, metrics=metrics, tags=[RunTag(FINAL, "1")])
                     parent.final = True
                 store.client.set_terminated(parent.run_id, "FINISHED")
             elif stats.config_id in store.failed:
                 store.client.set_terminated(parent.run_id, "FAILED")
-        self._live.pop("store", None)
