@@ -24,13 +24,16 @@ from ser_orch.results.records import TrialRecord, scan_records
 from ser_orch.runner.trackers import flat_params
 from ser_orch.runner.tracking import TrackingError
 
-pytest.importorskip("tensorboard", reason="the tracking extra: pip install -e '.[tracking]'")
-pytest.importorskip("mlflow", reason="the tracking extra: pip install -e '.[tracking]'")
+try:  # the readers come with the tracking extra (pip install -e '.[tracking]', part of '.[dev]')
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.plugins.hparams import plugin_data_pb2
 
-from mlflow.tracking import MlflowClient  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.backend.event_processing.event_file_loader import EventFileLoader  # noqa: E402
-from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
+    HAVE_EXTRA = True
+except ImportError:
+    HAVE_EXTRA = False
+needs_extra = pytest.mark.skipif(not HAVE_EXTRA, reason="needs the tracking extra: pip install -e '.[tracking]'")
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -157,6 +160,7 @@ def _raw_loss_steps(folder: Path) -> list[int]:
             if e.summary.value and e.summary.value[0].tag == "loss"]
 
 
+@needs_extra
 def test_tensorboard_keeps_every_epoch_once_across_a_killed_driver(tmp_path, tiny_grid):
     out = tmp_path / "run"
     records, before = _killed_then_resumed(tiny_grid, out, "tensorboard")
@@ -175,6 +179,7 @@ def test_tensorboard_keeps_every_epoch_once_across_a_killed_driver(tmp_path, tin
     assert repeated >= 1  # epoch 11 is twice on disk and once in what TensorBoard reads
 
 
+@needs_extra
 def test_mlflow_nests_trials_under_configurations_and_keeps_every_epoch_once_across_a_killed_driver(tmp_path, tiny_grid):
     out = tmp_path / "run"
     records, before = _killed_then_resumed(tiny_grid, out, "mlflow")
@@ -218,6 +223,7 @@ def test_missing_extra_exits_2_naming_it_before_anything_is_created(tmp_path, ti
     assert Experiment.from_grid(grid, RunOptions(quick=True, track="none")).options.track == "none"
 
 
+@needs_extra
 def test_the_flag_wins_over_the_grid_key_and_a_resume_keeps_the_choice(tmp_path, tiny_grid, monkeypatch):
     grid = tmp_path / "tracked.yaml"
     grid.write_text(tiny_grid.read_text() + "track: tensorboard\n")
@@ -251,3 +257,74 @@ def test_flat_params_spell_nested_config_keys_dotted():
              "model": {"family": "fc", "overrides": {"widths": [4, 8]}}, "dataset": {"root": None}, "train": {}}
     assert flat_params(trial) == {"fold": 2, "model.family": "fc", "model.overrides.widths": "[4, 8]",
                                   "dataset.root": "null", "train": "{}"}
+
+
+def _record(trial_id: str, losses: list[float]) -> TrialRecord:
+    history = [{"phase": 1, "epoch": i, "global_epoch": i, "loss": v, "train_acc": 0.5, "lr": 0.01, "stop": False}
+               for i, v in enumerate(losses, 1)]
+    return TrialRecord(trial_id=trial_id, config_id="c", fold=0, seed=0, metrics={"wa": 0.25, "ua": 0.2},
+                       history=history)
+
+
+def _trial(trial_id: str) -> dict[str, object]:
+    return {"trial_id": trial_id, "config_id": "c", "axes": {}, "fold": 0, "seed": 0, "model": {"family": "fc"}}
+
+
+def _epochs(tracker, trial, losses: dict[int, float]) -> None:
+    for step, loss in losses.items():
+        tracker.epoch(trial, step, {"loss": loss, "train_acc": 0.5, "lr": 0.01})
+
+
+@needs_extra
+def test_tensorboard_tracker_sequences_a_restored_driver_can_see(tmp_path):
+    """The Tune hooks' sequences, called directly: a retried trial (steps go back within one driver),
+    a checkpoint on the last epoch, and a trial replayed from its record by a new driver."""
+    from ser_orch.runner.tensorboard_tracker import TensorBoardTracker
+
+    tracker = TensorBoardTracker(str(tmp_path))
+    retried, closed, replayed = _trial("retried"), _trial("closed"), _trial("replayed")
+    _epochs(tracker, retried, {1: 5.0, 2: 4.0, 3: 3.0, 4: 2.0})
+    _epochs(tracker, retried, {3: 3.5, 4: 2.5, 5: 1.5})  # Tune restarted it from a checkpoint at 2
+    tracker.final(retried, _record("retried", [5.0, 4.0, 3.5, 2.5, 1.5]))
+    _epochs(tracker, closed, {1: 2.0, 2: 1.0})
+    tracker.durable(closed)  # a checkpoint on the last epoch closes the writer
+    tracker.final(closed, _record("closed", [2.0, 1.0]))
+    _epochs(tracker, replayed, {1: 9.0, 2: 8.0})
+    tracker.close()  # the driver goes; its successor sees the trial's record, done
+    TensorBoardTracker(str(tmp_path)).replay(replayed, _record("replayed", [9.0, 8.0, 7.0]))
+
+    expected = {"retried": [5.0, 4.0, 3.5, 2.5, 1.5], "closed": [2.0, 1.0], "replayed": [9.0, 8.0, 7.0]}
+    for tid, losses in expected.items():
+        acc = _tensorboard(tmp_path, tid)
+        assert [(e.step, e.value) for e in acc.Scalars("loss")] == list(enumerate(losses, 1)), tid
+        assert [e.value for e in acc.Scalars("final/wa")] == [0.25]
+        assert len(_raw_loss_steps(tmp_path / "tensorboard" / tid)) > len(losses)  # the reader purged copies
+
+
+@needs_extra
+def test_mlflow_tracker_stores_each_step_once_across_retries_and_drivers(tmp_path):
+    from ser_orch.runner.mlflow_tracker import MlflowTracker
+
+    (tmp_path / "trials.json").write_text(json.dumps([_trial("a"), _trial("b")]))
+    tracker = MlflowTracker(str(tmp_path))
+    a, b = _trial("a"), _trial("b")
+    tracker.setup()
+    _epochs(tracker, a, {1: 5.0, 2: 4.0, 3: 3.0})
+    _epochs(tracker, a, {2: 4.0, 3: 3.0, 4: 2.0})  # retried from a checkpoint at 1: the same values again
+    _epochs(tracker, b, {1: 9.0, 2: 8.0})
+    tracker.durable(b)
+    tracker.final(a, _record("a", [5.0, 4.0, 3.0, 2.0]))
+    # The driver dies here (no experiment end); its successor replays b, done meanwhile.
+    successor = MlflowTracker(str(tmp_path))
+    successor.setup()
+    successor.replay(b, _record("b", [9.0, 8.0, 7.0]))
+    successor.close()
+
+    client, children, parents = _mlflow(f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}", tmp_path)
+    assert set(children) == {"a", "b"} and set(parents) == {"c"}
+    for tid, losses in {"a": [5.0, 4.0, 3.0, 2.0], "b": [9.0, 8.0, 7.0]}.items():
+        history = sorted(client.get_metric_history(children[tid].info.run_id, "loss"), key=lambda m: m.step)
+        assert [(m.step, m.value) for m in history] == list(enumerate(losses, 1)), tid
+        assert children[tid].info.status == "FINISHED"
+        assert [m.value for m in client.get_metric_history(children[tid].info.run_id, "wa")] == [0.25]
+    assert parents["c"].info.status == "RUNNING"  # its trials' records are not in this folder: not complete

@@ -57,7 +57,13 @@ class TensorBoardTracker(TrialTracker):
         tid = trial["trial_id"]
         steps = self.history_steps(record)
         step = steps[-1][0] if steps else 0
-        writer = self._writer(tid, step + 1)  # open already, or purging nothing the history has
+        fresh = tid not in self._live.get("writers", {})
+        writer = self._writer(tid, step)
+        if fresh and steps:
+            # No writer was open (closed at a checkpoint on the last epoch, or restored right at
+            # the end): the new one purges from the last epoch, so that epoch is written again.
+            for key, value in steps[-1][1].items():
+                writer.add_scalar(key, value, global_step=step)
         metrics = {FINAL + k: v for k, v in logged_values(record.metrics).items()}
         for key, value in metrics.items():
             writer.add_scalar(key, value, global_step=step)

@@ -4,9 +4,10 @@ The choice is made once, when a run is planned (the ``--track`` flag, else the g
 key, else none), checked against the installed packages before anything is created, and kept in
 run.json with the other options, so a ``--resume`` or a Slurm job tracks the same way.
 
-The trackers are Tune callbacks in the driver (``runner.trackers`` and its two subclasses): one process writes, however
-many nodes train, which is what a shared filesystem without a server needs. This module does not
-import Ray; ``tracking_callbacks`` imports the trackers when a run starts.
+The trackers are Tune callbacks in the driver (``runner.trackers``, ``runner.tensorboard_tracker``,
+``runner.mlflow_tracker``): one process writes, however many nodes train, which is what a shared
+filesystem without a server needs. This module does not import Ray; ``tracking_callbacks``
+imports the trackers when a run starts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..grid.schema import TRACKERS
 from ..rundir import RunDir
 
 EXTRA = "pip install -e '.[tracking]'"
-# What each tracker imports to write (the viewers, tensorboard and mlflow ui, come with the same extra).
+# What each tracker needs to write (the extra also brings TensorBoard itself, to read and view).
 NEEDS = {"tensorboard": ("tensorboardX",), "mlflow": ("mlflow", "sqlalchemy", "alembic")}
 URI_ENV = "MLFLOW_TRACKING_URI"
 
