@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from .results.records import completed_trial_ids
 from .rundir import RunDir, create_run_dir, default_run_path, open_run_dir
 from .runlock import RunLock, check_unlocked
 from .runner import Resources, RunOutcome, check_capacity, local_capacity, ray_session, run_trials
+from .runner.tracking import Tracking, choose_tracking, require_backend, tracking_callbacks
 from .tasks import Task, UnknownTaskError, get_task, validate_trials
 
 Progress = Callable[[str, int, int], None]
@@ -54,6 +55,8 @@ class RunOptions:
     data_root: str | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)  # dotted grid keys -> values
     pretrain_workers: int | None = None
+    track: str | None = None  # tensorboard | mlflow | none; None = the grid's `track:` (resolved by from_grid)
+    tracking_uri: str | None = None  # MLflow tracking URI; None = the run folder's own store
 
     def to_meta(self) -> dict[str, Any]:
         return {**asdict(self), "overrides": dict(self.overrides)}
@@ -112,6 +115,8 @@ class Experiment:
         More than ``max_trials`` trials is a GridError (None: no limit)."""
         loaded = grid if isinstance(grid, Grid) else load_grid(grid)
         task = _task_of(loaded)
+        tracking = choose_tracking(options.track, loaded.spec.track, options.tracking_uri)
+        options = replace(options, track=tracking.backend, tracking_uri=tracking.uri)  # run.json keeps the choice
         overrides: dict[str, Any] = {}
         if options.dataset is not None:
             overrides["dataset.name"] = options.dataset
@@ -139,6 +144,7 @@ class Experiment:
         loaded = loaded or parse_grid(run.grid_text(), run.grid_file)
         trials = run.planned_trials()
         options = RunOptions.from_meta(run.meta.get("options"))
+        require_backend(Tracking.of(options).backend)
         if pretrain_workers is not None:
             key = _workers_key(_task_of(loaded), loaded)
             for trial in trials:
@@ -219,6 +225,7 @@ class Experiment:
                     {"trial": t, "inputs": self.inputs[t["trial_id"]].with_stage(staged.get(t["trial_id"], {})).to_dict()}
                     for t in todo
                 ]
+                callbacks = [*tracking_callbacks(Tracking.of(self.options), run), *callbacks]
                 return run_trials(jobs, run, resources, total=len(self.trials), console=console, callbacks=list(callbacks))
         finally:
             if ray_log.count and console is not None:

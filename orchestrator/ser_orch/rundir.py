@@ -13,6 +13,8 @@ runs/<grid>-<YYYYmmdd-HHMMSS>/
   .lock                                 held by the process running the trials (ser_orch.runlock)
   pretrained/                           weights a task's stage produced (Mocanu)
   slurm/                                job.json, events.jsonl, running.json, logs/, ray/ (Slurm runs)
+  tensorboard/<trial_id>/               TensorBoard event files (--track tensorboard)
+  mlflow/mlflow.db  mlflow/artifacts/   the run's own MLflow store (--track mlflow without a tracking URI)
   curves/<config_id>.png                learning curves, one per configuration
   results.csv  results.json  report.md  report.html  *.png     the report
 ```
@@ -117,6 +119,23 @@ class RunDir:
     @property
     def trials_log(self) -> Path:
         return self.logs_dir / "trials.log"
+
+    # experiment tracking (--track)
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.path / "mlflow"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.mlflow_dir / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.mlflow_dir / "artifacts"
 
     # the report
     @property

@@ -28,6 +28,8 @@ def ablate(
     max_failures: opt.MaxFailures = None,
     max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
+    track: opt.Track = None,
+    tracking_uri: opt.TrackingUri = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
@@ -56,6 +58,8 @@ def run_grid(
     max_failures: int | None = None,
     max_trials: int = DEFAULT_MAX_TRIALS,
     pretrain_workers: int | None = None,
+    track: str | None = None,
+    tracking_uri: str | None = None,
     slurm: str | None = None,
     nodes: int | None = None,
     gpus_per_node: int | None = None,
@@ -66,6 +70,7 @@ def run_grid(
 ) -> None:
     """The options of `ablate`, `sweep` and `submit` -> one `run_experiment` call."""
     from ..experiment import Experiment, LocalLauncher, RunOptions, resolve_resources, run_experiment
+    from ..runner.tracking import Tracking, check_resume_tracking
 
     if slurm is None and (dry_run or wait or nodes or gpus_per_node is not None or time or partition):
         raise fail("--dry-run, --wait, --nodes, --gpus-per-node, --time and --partition need --slurm PROFILE")
@@ -73,10 +78,12 @@ def run_grid(
         if out is None:
             raise fail("--resume needs --out RUN_DIR (the run folder to finish)")
         exp = Experiment.resume(out, grid, pretrain_workers=pretrain_workers)
+        check_resume_tracking(Tracking.of(exp.options), track, tracking_uri)
         stored = (exp.run.meta.get("options") or {}).get("resources") if exp.run else None
     else:
         options = RunOptions(quick=quick, folds=folds, epochs=epochs, dataset=dataset,
-                             data_root=str(data_root) if data_root else None, pretrain_workers=pretrain_workers)
+                             data_root=str(data_root) if data_root else None, pretrain_workers=pretrain_workers,
+                             track=track, tracking_uri=tracking_uri)
         exp = Experiment.from_grid(grid, options, max_trials=max_trials)
         stored = None
     resources = resolve_resources({"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial,

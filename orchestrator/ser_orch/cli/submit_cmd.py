@@ -28,6 +28,8 @@ def submit(
     max_failures: opt.MaxFailures = None,
     max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
+    track: opt.Track = None,
+    tracking_uri: opt.TrackingUri = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
     time: opt.TimeLimit = None,

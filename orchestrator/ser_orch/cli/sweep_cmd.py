@@ -30,6 +30,8 @@ def sweep(
     max_failures: opt.MaxFailures = None,
     max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
     pretrain_workers: opt.PretrainWorkers = None,
+    track: opt.Track = None,
+    tracking_uri: opt.TrackingUri = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
@@ -53,6 +55,7 @@ def sweep(
     run_grid(
         grid=sweeps[name].grid, quick=quick, out=out, resume=resume, dataset=dataset, data_root=data_root,
         folds=folds, epochs=epochs, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
-        max_concurrent=max_concurrent, max_failures=max_failures, max_trials=max_trials, pretrain_workers=pretrain_workers, slurm=slurm, nodes=nodes,
+        max_concurrent=max_concurrent, max_failures=max_failures, max_trials=max_trials, pretrain_workers=pretrain_workers,
+        track=track, tracking_uri=tracking_uri, slurm=slurm, nodes=nodes,
         gpus_per_node=gpus_per_node, time=time, partition=partition, wait=wait, dry_run=dry_run,
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+# Where a run's training curves go besides its records (`track:` here, `--track` on the command line).
+Track = Literal["none", "tensorboard", "mlflow"]
+TRACKERS: tuple[str, ...] = get_args(Track)
 
 
 class _Strict(BaseModel):
@@ -97,6 +101,7 @@ class GridSpec(_Strict):
     seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0], min_length=1)
     quick: dict[str, Any] = Field(default_factory=dict)
     report: ReportSpec = Field(default_factory=ReportSpec)
+    track: Track | None = Field(None, description="experiment tracking of every trial; --track overrides it")
 
     @field_validator("grid")
     @classmethod
