@@ -18,6 +18,13 @@ skip utterances that failed extraction). `val` is empty where a protocol has no 
   fold is a random 80/20 split and every utterance is tested once; mode="shuffle" draws
   independent stratified 80/20 splits instead.
 - lian_loso: leave one IEMOCAP session out (5 folds for 5 sessions), no validation part.
+- predefined (test_split=None, val=False): the corpus's own partitions. With a fold number on
+  every utterance (EmoBox fold_<k>, a manifest's fold column): one fold per number in order,
+  testing that number's utterances and training on the rest (val=True also validates on the next
+  number's). With a split name on every utterance (MSP-Podcast Split_Set, EmoBox train/valid/
+  test, a manifest's split column): one fold; train/val/test from the names as ser_data.splits
+  maps them. test_split (e.g. "Test1") keeps only that test partition as the test part and
+  leaves the other test partitions out (MSP-Podcast reports Test1 and Test2 separately).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ser_data.errors import DataError
+from ser_data.splits import normalize_split
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,16 @@ def _columns(data: Any) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         return data.label_ids(), np.array([u.speaker for u in utts]), [u.session for u in utts]
     sessions = [s or None for s in data.meta["session"]] if "session" in data.meta else [None] * len(data.y)
     return np.asarray(data.y), np.asarray(data.speakers), sessions
+
+
+def _partitions(data: Any) -> tuple[list[int | None], list[str | None]]:
+    """(fold, split) of every utterance of a Manifest or a FeatureSet (None where it has none)."""
+    if hasattr(data, "utterances"):
+        return [u.fold for u in data.utterances], [u.split for u in data.utterances]
+    n = len(data.y)
+    folds = [int(f) if int(f) >= 0 else None for f in data.meta["fold"]] if "fold" in data.meta else [None] * n
+    splits = [s or None for s in data.meta["split"]] if "split" in data.meta else [None] * n
+    return folds, splits
 
 
 def _idx(mask: np.ndarray) -> np.ndarray:
@@ -167,12 +185,68 @@ def lian_loso(data: Any) -> list[Fold]:
     return [Fold(i, _idx(arr != s), empty, _idx(arr == s)) for i, s in enumerate(names)]
 
 
+def predefined(data: Any, *, test_split: str | None = None, val: bool = False) -> list[Fold]:
+    folds, splits = _partitions(data)
+    n = len(folds)
+    with_fold = sum(f is not None for f in folds)
+    with_split = sum(s is not None for s in splits)
+    if with_fold == n and n:
+        if test_split is not None:
+            raise DataError("predefined: test_split applies to split names (train/val/test), but this data has fold numbers")
+        return _predefined_folds(np.array(folds), bool(val))
+    if with_split == n and n:
+        if val:
+            raise DataError("predefined: val=True applies to fold numbers; with split names the val part is the corpus's own")
+        return [_predefined_split(splits, test_split)]
+    raise DataError(
+        f"predefined: every utterance needs a fold number or a split name; {n - max(with_fold, with_split)} of {n} "
+        "have none (predefined partitions come from emobox, msppodcast, or a manifest's fold/split column)"
+    )
+
+
+def _predefined_folds(folds: np.ndarray, val: bool) -> list[Fold]:
+    numbers = sorted(set(folds.tolist()))
+    if len(numbers) < 2:
+        raise DataError(f"predefined: needs at least 2 folds, found fold {numbers[0]} only")
+    if val and len(numbers) < 3:
+        raise DataError(f"predefined: val=True needs at least 3 folds, found {len(numbers)}")
+    out = []
+    empty = np.array([], dtype=np.int64)
+    for i, number in enumerate(numbers):
+        test = folds == number
+        valm = folds == numbers[(i + 1) % len(numbers)] if val else np.zeros_like(test)
+        out.append(Fold(i, _idx(~test & ~valm), _idx(valm) if val else empty, _idx(test)))
+    return out
+
+
+def _predefined_split(splits: list[str | None], test_split: str | None) -> Fold:
+    parts = np.array([normalize_split(s or "") or "" for s in splits])
+    raw = np.array([(s or "").lower() for s in splits])
+    unknown = sorted({s for s, p in zip(splits, parts) if not p})  # type: ignore[misc]
+    if unknown:
+        raise DataError(f"predefined: unknown split name(s) {', '.join(map(repr, unknown))}")
+    test = parts == "test"
+    if test_split is not None:
+        if not isinstance(test_split, str) or normalize_split(test_split) != "test":
+            raise DataError(f"predefined: test_split={test_split!r} is not a test partition name (e.g. Test1)")
+        names = sorted({s for s, p in zip(splits, parts) if p == "test"})  # type: ignore[misc]
+        if test_split.lower() not in raw[test]:
+            raise DataError(f"predefined: test_split={test_split!r} matches no utterance; test partitions here: {', '.join(names)}")
+        test = raw == test_split.lower()
+    train, valm = parts == "train", parts == "val"
+    if not train.any() or not test.any():
+        missing = "train" if not train.any() else "test"
+        raise DataError(f"predefined: no utterance is in a {missing} partition")
+    return Fold(0, _idx(train), _idx(valm), _idx(test))
+
+
 PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
     "speaker_kfold": speaker_kfold,
     "kumar_70_30": kumar_70_30,
     "mocanu_actor10": mocanu_actor10,
     "liu_random_80_20": liu_random_80_20,
     "lian_loso": lian_loso,
+    "predefined": predefined,
 }
 
 

@@ -21,7 +21,8 @@ def _check_partition(f, n: int) -> None:  # noqa: ANN001
 
 
 def test_names_and_errors() -> None:
-    assert protocol_names() == ["speaker_kfold", "kumar_70_30", "mocanu_actor10", "liu_random_80_20", "lian_loso"]
+    assert protocol_names() == ["speaker_kfold", "kumar_70_30", "mocanu_actor10", "liu_random_80_20", "lian_loso",
+                              "predefined"]
     m = fake_manifest(4)
     with pytest.raises(DataError, match="allowed: speaker_kfold, kumar_70_30"):
         make_folds("loso", m)
