@@ -181,7 +181,8 @@ def _build(folder: Path, manifest: Manifest, name: str, resolved: dict[str, Any]
     if summaries:
         log.info("feature build %s: resuming with %d of %d chunks done", folder.name, len(summaries), len(tasks))
     _report(progress, done, len(utts))
-    for result in run(build_chunk, [t for t in tasks if t.index not in summaries]):
+    pending = [t for t in tasks if t.index not in summaries]
+    for result in run(build_chunk, pending) if pending else ():
         summaries[result["index"]] = result
         done += len(tasks[result["index"]].items)
         _report(progress, done, len(utts))
