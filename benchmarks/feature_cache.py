@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -52,7 +53,9 @@ def _tree(pid: int) -> list[int]:
 
 
 def _run_sampled(args: list[str]) -> tuple[dict, float]:
-    """Run a child; returns (its JSON report, peak summed VmRSS of its process tree in MB)."""
+    """Run a child; returns (its JSON report + `cpu_s`, the CPU seconds of its whole process tree,
+    and the peak summed VmRSS of that tree in MB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     peak = 0
     while child.poll() is None:
@@ -61,7 +64,10 @@ def _run_sampled(args: list[str]) -> tuple[dict, float]:
     out = child.stdout.read() if child.stdout else ""
     if child.returncode != 0:
         raise SystemExit(f"child failed ({child.returncode}): {' '.join(args)}\n{out}")
-    return json.loads(out.strip().splitlines()[-1]), peak / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers are reaped by the child: included
+    report = json.loads(out.strip().splitlines()[-1])
+    report["cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return report, peak / 1024
 
 
 def _child_build(root: str, feature: str, workers: int, cache: str) -> None:
@@ -107,6 +113,8 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=20000)
     parser.add_argument("--features", default="mfcc39,spec257")
     parser.add_argument("--workers", default="1,2,all", help="comma-separated counts; 'all' = every CPU")
+    parser.add_argument("--repeat", type=int, default=1, help="run the worker counts this many times, interleaved "
+                                                              "(on a shared machine; the best time counts)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "ser-orch-bench")
     parser.add_argument("--_build", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--_read", help=argparse.SUPPRESS)
@@ -132,24 +140,24 @@ def main() -> None:
     audio_gb = sum(p.stat().st_size for p in (root / "Audios").iterdir()) / 2**30
     print(f"corpus: {root} ({args.utterances} utterances, {audio_gb:.2f} GB of audio); {cpus} CPUs")
     me = [sys.executable, str(Path(__file__).resolve())]
-    rows = []
     for feature in args.features.split(","):
         speed: dict[int, float] = {}
         last_cache = None
-        for workers in counts:
+        for workers in [w for _ in range(args.repeat) for w in counts]:  # interleaved: load changes hit all
             cache = args.work / f"cache-{feature}-{workers}"
             shutil.rmtree(cache, ignore_errors=True)
             report, peak = _run_sampled([*me, "--_build", str(root), feature, str(workers), str(cache)])
-            speed[workers] = report["utterances"] / report["seconds"]
-            rows.append((feature, workers, report["seconds"], speed[workers], peak, report["bytes"] / 2**30))
-            print(f"{feature:8s} workers={workers:<3d} {report['seconds']:7.1f} s  {speed[workers]:7.1f} files/s  "
-                  f"peak RSS of the build tree {peak:7.0f} MB  cache {report['bytes'] / 2**30:.2f} GB  x {report['x_shape']}",
-                  flush=True)
-            if last_cache is not None:
+            rate = report["utterances"] / report["seconds"]
+            speed[workers] = max(speed.get(workers, 0.0), rate)
+            print(f"{feature:8s} workers={workers:<3d} {report['seconds']:7.1f} s  {rate:7.1f} files/s  "
+                  f"{1000 * report['cpu_s'] / report['utterances']:5.1f} ms CPU/file  "
+                  f"peak RSS of the build tree {peak:7.0f} MB  cache {report['bytes'] / 2**30:.2f} GB  x {report['x_shape']}  "
+                  f"(load average {os.getloadavg()[1]:.1f})", flush=True)
+            if last_cache is not None and last_cache != cache:
                 shutil.rmtree(last_cache, ignore_errors=True)
             last_cache = cache
         if 1 in speed and 2 in speed:
-            print(f"{feature:8s} speed-up 2 workers / 1 worker: {speed[2] / speed[1]:.2f}x")
+            print(f"{feature:8s} speed-up 2 workers / 1 worker: {speed[2] / speed[1]:.2f}x", flush=True)
         if max(counts) > 2 and 1 in speed:
             print(f"{feature:8s} speed-up {max(counts)} workers / 1 worker: {speed[max(counts)] / speed[1]:.2f}x")
         built = next(p for p in (last_cache / "features" / "msppodcast").iterdir() if p.is_dir() and p.name.startswith(feature)

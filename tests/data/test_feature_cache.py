@@ -6,6 +6,7 @@ The interrupted and concurrent builds are real child processes (killed with real
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -112,16 +113,23 @@ def test_interrupted_build_resumes_and_leaves_no_workers(corpus: Path, clean: Fe
     cache = tmp_path / "cache"
     child = _child(corpus, cache, tmp_path / "report.json", workers=2, chunk=4, delay=0.02)
     workers: set[int] = set()
-    deadline = time.time() + 120
-    while len(_chunks(cache)) < 4:  # 30 chunks of 4; wait until a few are done
-        assert child.poll() is None, child.stdout.read() if child.stdout else ""
-        assert time.time() < deadline, "the child built nothing"
+    try:
+        deadline = time.time() + 120
+        while len(_chunks(cache)) < 4:  # 30 chunks of 4; wait until a few are done
+            assert child.poll() is None, child.stdout.read() if child.stdout else ""
+            assert time.time() < deadline, "the child built nothing"
+            workers.update(_descendants(child.pid))
+            time.sleep(0.05)
         workers.update(_descendants(child.pid))
-        time.sleep(0.05)
-    workers.update(_descendants(child.pid))
-    assert len(workers) >= 2  # a real pool of two worker processes
-    child.send_signal(sig)
-    child.wait(timeout=30)
+        assert len(workers) >= 2  # a real pool of two worker processes
+        child.send_signal(sig)
+        child.wait(timeout=30)
+    finally:  # never leave the child (or its workers) behind when an assertion fails
+        if child.poll() is None:
+            for pid in [*_descendants(child.pid), child.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            child.wait()
     assert not (tmp_path / "report.json").exists()  # it did not finish
     for _ in range(100):  # the workers notice their parent is gone and exit
         if not any(_alive(p) for p in workers):
@@ -153,7 +161,13 @@ def test_two_builders_build_once(corpus: Path, clean: FeatureSet, tmp_path: Path
     kids = [_child(corpus, cache, tmp_path / f"r{i}.json", workers=1, chunk=8, delay=0.02, go=go) for i in range(2)]
     time.sleep(0.5)
     go.write_text("go")  # both start building at the same moment
-    logs = [k.communicate(timeout=300)[0] for k in kids]
+    try:
+        logs = [k.communicate(timeout=300)[0] for k in kids]
+    finally:
+        for k in kids:
+            if k.poll() is None:
+                k.kill()
+                k.wait()
     assert all(k.returncode == 0 for k in kids), logs
     reports = [json.loads((tmp_path / f"r{i}.json").read_text()) for i in range(2)]
     assert sorted(r["calls"] for r in reports) == [0, 120]  # 120 extractions in all, by one process
