@@ -96,7 +96,8 @@ def _child_read(cache: str) -> None:
     ready = _rss_kb(os.getpid())  # folds computed: the baseline before touching features
     part = fs.select(fold.test)
     checksum = float(part.x.sum(dtype=np.float64))  # really read every value (no extra copy)
-    after = _rss_kb(os.getpid())  # counts the fold's pages of the map too (file-backed, reclaimable)
+    after = _rss_kb(os.getpid())
+    anon, mapped = _rss_kb(os.getpid(), "RssAnon"), _rss_kb(os.getpid(), "RssFile")
     cache_x_mb = fs.x.nbytes / 2**20
     del fs  # a trial that keeps only its selected rows drops the map
     closed = _rss_kb(os.getpid())
@@ -105,6 +106,7 @@ def _child_read(cache: str) -> None:
                       "rss_before_mb": ready / 1024, "rss_after_mb": after / 1024,
                       "beyond_fold_mb": (after - ready) / 1024 - part.x.nbytes / 2**20,
                       "closed_beyond_fold_mb": (closed - ready) / 1024 - part.x.nbytes / 2**20,
+                      "anon_mb": anon / 1024, "file_mb": mapped / 1024,
                       "peak_mb": _rss_kb(os.getpid(), "VmHWM") / 1024, "checksum": checksum}))
 
 
@@ -166,8 +168,9 @@ def main() -> None:
         print(f"{feature:8s} trial reading the Test1 fold: {read['fold_rows']} rows, fold data {read['fold_mb']:.0f} MB "
               f"of a {read['cache_x_mb']:.0f} MB x; opening the cache +{read['open_mb']:.1f} MB; resident memory "
               f"{read['rss_before_mb']:.0f} -> {read['rss_after_mb']:.0f} MB, i.e. {read['beyond_fold_mb']:.0f} MB "
-              f"beyond the fold's data while the map is open, {read['closed_beyond_fold_mb']:.0f} MB after "
-              f"closing it (peak {read['peak_mb']:.0f} MB)", flush=True)
+              f"beyond the fold's data while the map is open ({read['anon_mb']:.0f} MB anonymous, {read['file_mb']:.0f} MB "
+              f"file-backed), {read['closed_beyond_fold_mb']:.0f} MB after closing it (peak {read['peak_mb']:.0f} MB)",
+              flush=True)
         shutil.rmtree(last_cache, ignore_errors=True)
 
 

@@ -241,6 +241,10 @@ def test_trials_get_memory_maps_and_select_rows(corpus: Path, clean: FeatureSet,
     assert isinstance(seq.x, np.memmap) and seq.is_variable
     picked = seq.select([3, 1])
     assert np.array_equal(picked.item(0), seq.item(3)) and np.array_equal(picked.item(1), seq.item(1))
+    run = seq.select([7, 8, 9, 2, 3])  # consecutive rows are read as one block
+    expected = np.concatenate([np.asarray(seq.item(i)) for i in (7, 8, 9, 2, 3)])
+    assert np.array_equal(run.x, expected) and len(run.sequences()) == 5
+    assert np.array_equal(fs.select(np.arange(10, 20)).x, np.asarray(fs.x)[10:20])
     assert picked.offsets.tolist() == [0, len(seq.item(3)), len(seq.item(3)) + len(seq.item(1))]
     with pytest.raises(DataError, match="old single-.npz format"):
         old = tmp_path / "old.npz"

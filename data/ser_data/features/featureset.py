@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,13 @@ class FeatureSet:
         """
         rows = np.asarray(rows, dtype=np.int64)
         if self.offsets is None:
-            x = np.array(self.x[rows], dtype=np.float32)
-            offsets = None
+            starts, lengths, offsets = rows, np.ones(len(rows), np.int64), None
         else:
+            starts = np.asarray(self.offsets[rows], dtype=np.int64)
             lengths = (self.offsets[rows + 1] - self.offsets[rows]).astype(np.int64)
             offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-            x = np.empty((int(offsets[-1]),) + tuple(self.x.shape[1:]), dtype=np.float32)
-            for j, i in enumerate(rows):
-                x[offsets[j] : offsets[j + 1]] = self.x[self.offsets[i] : self.offsets[i + 1]]
+        x = np.empty((int(lengths.sum()),) + tuple(self.x.shape[1:]), dtype=np.float32)
+        _gather(self.x, _runs(starts, lengths), x)
         return FeatureSet(
             name=self.name, params=dict(self.params), x=x, y=np.array(self.y[rows]), labels=self.labels,
             utt_ids=np.array(self.utt_ids[rows]), speakers=np.array(self.speakers[rows]),
@@ -133,6 +133,41 @@ class FeatureSet:
             raise FeatureCacheError(folder, f"header.json lacks {exc}") from exc
         _check_consistent(folder, fs)
         return fs
+
+
+def _runs(starts: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int]]:
+    """(start, count) row blocks, adjacent ones merged (consecutive rows are one read)."""
+    out: list[tuple[int, int]] = []
+    for start, n in zip(starts.tolist(), lengths.tolist()):
+        if out and out[-1][0] + out[-1][1] == start:
+            out[-1] = (out[-1][0], out[-1][1] + n)
+        else:
+            out.append((start, n))
+    return out
+
+
+def _gather(x: np.ndarray, blocks: list[tuple[int, int]], out: np.ndarray) -> None:
+    """Copy row blocks of `x` into `out` in order. From a memory-mapped cache the blocks are read
+    with preadv, so the caller's resident memory holds the copy only and not the map's pages."""
+    filename = getattr(x, "filename", None)
+    if isinstance(x, np.memmap) and filename and x.flags.c_contiguous and hasattr(os, "preadv") and x.dtype == out.dtype:
+        row_bytes = int(np.prod(x.shape[1:], dtype=np.int64)) * x.dtype.itemsize
+        buf = memoryview(out.reshape(-1).view(np.uint8))
+        at = 0
+        with open(filename, "rb", buffering=0) as fh:
+            for start, n in blocks:
+                want, got = n * row_bytes, 0
+                while got < want:
+                    k = os.preadv(fh.fileno(), [buf[at + got : at + want]], x.offset + start * row_bytes + got)
+                    if k <= 0:
+                        raise FeatureCacheError(Path(filename).parent, f"{Path(filename).name} ended early")
+                    got += k
+                at += want
+        return
+    at = 0
+    for start, n in blocks:
+        out[at : at + n] = x[start : start + n]
+        at += n
 
 
 def header_fields(fs: FeatureSet) -> dict[str, Any]:
