@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from ser_data.errors import AudioFileError
+from ser_data.manifest import MIN_DURATION_S
 
 # Peak amplitude below which a signal counts as silent (-80 dBFS): digital silence and dither.
 SILENCE_PEAK = 1e-4
@@ -39,8 +40,10 @@ class AudioInfo:
         return self.frames / self.samplerate
 
 
-def audio_info(path: str | Path, *, expected_sr: int | None = None) -> AudioInfo:
-    """Open only the header; raise AudioFileError if unreadable, empty or at the wrong rate."""
+def audio_info(
+    path: str | Path, *, expected_sr: int | None = None, min_duration: float = MIN_DURATION_S
+) -> AudioInfo:
+    """Open only the header; AudioFileError if unreadable, empty, too short or at the wrong rate."""
     try:
         info = sf.info(str(path))
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError/OSError/TypeError
@@ -49,7 +52,9 @@ def audio_info(path: str | Path, *, expected_sr: int | None = None) -> AudioInfo
         raise AudioFileError(path, "zero-length audio (no samples)")
     if expected_sr is not None and info.samplerate != expected_sr:
         raise AudioFileError(path, f"sample rate {info.samplerate} Hz, expected {expected_sr} Hz")
-    return AudioInfo(str(path), int(info.samplerate), int(info.frames), int(info.channels))
+    found = AudioInfo(str(path), int(info.samplerate), int(info.frames), int(info.channels))
+    _check_duration(found.duration, path, min_duration)
+    return found
 
 
 def read_audio(path: str | Path, target_sr: int | None = 16000) -> np.ndarray:
@@ -60,15 +65,16 @@ def read_audio(path: str | Path, target_sr: int | None = 16000) -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-def read_audio_sr(path: str | Path) -> tuple[np.ndarray, int]:
-    """Read a file as float32 mono at its own rate; returns (samples, rate)."""
-    return _read(path)
-
-
-def check_signal(y: np.ndarray, path: str | Path, *, silence_peak: float = SILENCE_PEAK) -> None:
-    """Raise AudioFileError if decoded samples are empty, not finite or silent."""
+def check_signal(
+    y: np.ndarray, path: str | Path, *, sr: int | None = None, silence_peak: float = SILENCE_PEAK,
+    min_duration: float = MIN_DURATION_S,
+) -> None:
+    """Raise AudioFileError if decoded samples are empty, too short (when `sr` is given), not
+    finite or silent."""
     if y.size == 0:
         raise AudioFileError(path, "zero-length audio (no samples)")
+    if sr is not None:
+        _check_duration(y.size / sr, path, min_duration)
     if not np.all(np.isfinite(y)):
         raise AudioFileError(path, "audio contains NaN or infinite samples")
     peak = float(np.max(np.abs(y)))
@@ -89,9 +95,14 @@ def check_audio(
     """
     info = audio_info(path, expected_sr=expected_sr)
     if check_silence:
-        y, _ = _read(path)
-        check_signal(y, path, silence_peak=silence_peak)
+        y, sr = _read(path)
+        check_signal(y, path, sr=sr, silence_peak=silence_peak)
     return info
+
+
+def _check_duration(seconds: float, path: str | Path, min_duration: float) -> None:
+    if seconds < min_duration:
+        raise AudioFileError(path, f"too short ({seconds:.3f} s; the minimum is {min_duration:g} s)")
 
 
 def _frame_params(sr: int) -> tuple[int, int]:

@@ -11,6 +11,18 @@ import numpy as np
 # Gender when a corpus does not say (CREMA-D without VideoDemographics.csv).
 UNKNOWN_GENDER = "U"
 
+# Clips shorter than this are excluded (a problem, not a sample): below a quarter second there
+# are fewer than 25 frames of 10 ms, too few for any of the paper features' windows/deltas.
+MIN_DURATION_S = 0.25
+
+# How far `load_manifest(check_audio=...)` looked at each file; the note is shown by `data info`.
+AUDIO_CHECKS = {
+    "none": "audio files not opened: unreadable, short, silent or NaN files are found when features are built",
+    "header": f"audio headers checked (readable, non-empty, at least {MIN_DURATION_S} s); "
+              "silent or NaN samples are found when features are built",
+    "signal": f"audio checked (readable, at least {MIN_DURATION_S} s, no NaN/inf samples, not silent)",
+}
+
 
 @dataclass(frozen=True)
 class Utterance:
@@ -29,6 +41,12 @@ class Utterance:
     dominance: float | None = None
     improvised: bool | None = None
     statement: str | None = None
+    # Predefined partitions (see ser_data.protocols.predefined): `fold` is the number, as the
+    # corpus writes it, of the fold whose test part holds the utterance (EmoBox fold_<k>, a
+    # manifest's fold column); `split` is the corpus's own partition name as written (Train,
+    # Development, Test1, ...; ser_data.splits maps it to train/val/test).
+    fold: int | None = None
+    split: str | None = None
 
 
 @dataclass
@@ -47,6 +65,7 @@ class Manifest:
     skipped: dict[str, int] = field(default_factory=dict)
     label_set: str | None = None
     filters: dict[str, object] = field(default_factory=dict)
+    audio_check: str = "header"  # one of AUDIO_CHECKS: what the loader verified per file
 
     def __len__(self) -> int:
         return len(self.utterances)
@@ -80,7 +99,12 @@ class Manifest:
             skipped=dict(self.skipped),
             label_set=self.label_set,
             filters=dict(self.filters),
+            audio_check=self.audio_check,
         )
+
+    def audio_check_note(self) -> str:
+        """One line saying how far the listed files were checked (for `data info`)."""
+        return AUDIO_CHECKS[self.audio_check]
 
     def problem_summary(self, limit: int = 5) -> str:
         """One human line per problem (first `limit`), for logs and the CLI."""

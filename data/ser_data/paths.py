@@ -1,4 +1,4 @@
-"""User-level folders shared by every part of ser_data (caches, generated corpora)."""
+"""User-level folders and files shared by every part of ser_data (caches, corpora, config)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,16 @@ def user_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "ser-orch"
+
+
+def user_config_dir() -> Path:
+    """`$XDG_CONFIG_HOME/ser-orch`, else `~/.config/ser-orch` (not created here)."""
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".config"
+    return base / "ser-orch"
+
+
+def datasets_config_file() -> Path:
+    """The optional data-roots file: `$SER_ORCH_DATASETS`, else `<user_config_dir>/datasets.yaml`."""
+    explicit = os.environ.get("SER_ORCH_DATASETS")
+    return Path(explicit).expanduser() if explicit else user_config_dir() / "datasets.yaml"

@@ -33,6 +33,13 @@ test measures. mocanu_actor10 has its own validation actors (the paper's 80/10/1
   set"; we take whole speakers of those sessions (about `val_fraction` of their utterances) so the
   validation speakers are unseen, as the test's are. Other readings one key away: val_by=session
   (whole training sessions) or val_by=utterance (random stratified utterances of the four).
+- predefined (test_split=None, val=False): the corpus's own partitions. With a fold number on
+  every utterance (EmoBox fold_<k>, a manifest's fold column): one fold per number in order,
+  testing that number's utterances and training on the rest (val=True also validates on the next
+  number's). With a split name on every utterance (MSP-Podcast Split_Set, EmoBox train/valid/
+  test, a manifest's split column): one fold; train/val/test from the names as ser_data.splits
+  maps them. test_split (e.g. "Test1") keeps only that test partition as the test part and
+  leaves the other test partitions out (MSP-Podcast reports Test1 and Test2 separately).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit
 
 from ser_data.errors import DataError
+from ser_data.splits import normalize_split
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,16 @@ def _columns(data: Any) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         return data.label_ids(), np.array([u.speaker for u in utts]), [u.session for u in utts]
     sessions = [s or None for s in data.meta["session"]] if "session" in data.meta else [None] * len(data.y)
     return np.asarray(data.y), np.asarray(data.speakers), sessions
+
+
+def _partitions(data: Any) -> tuple[list[int | None], list[str | None]]:
+    """(fold, split) of every utterance of a Manifest or a FeatureSet (None where it has none)."""
+    if hasattr(data, "utterances"):
+        return [u.fold for u in data.utterances], [u.split for u in data.utterances]
+    n = len(data.y)
+    folds = [int(f) if int(f) >= 0 else None for f in data.meta["fold"]] if "fold" in data.meta else [None] * n
+    splits = [s or None for s in data.meta["split"]] if "split" in data.meta else [None] * n
+    return folds, splits
 
 
 def _idx(mask: np.ndarray) -> np.ndarray:
@@ -102,7 +120,8 @@ def split_validation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(train, val) out of a fold's training indices. `groups` (speakers or sessions of every
     utterance) None: stratified over utterances; else whole groups, shuffled, until they hold
-    `fraction` of the training utterances (at least one group, never every group)."""
+    `fraction` of the training utterances (at least one group, never every group; no validation
+    part when the training part has a single group)."""
     empty = np.array([], dtype=np.int64)
     if fraction <= 0 or len(train) < 2:
         return np.sort(train).astype(np.int64), empty
@@ -117,8 +136,8 @@ def split_validation(
             keep, val = order[n_val:], order[:n_val]
         return np.sort(train[keep]).astype(np.int64), np.sort(train[val]).astype(np.int64)
     names = sorted(set(groups[train].tolist()), key=_natural_key)
-    if len(names) < 2:
-        raise DataError(f"a validation part of whole speakers/sessions needs at least 2 of them in the training part, found {names}")
+    if len(names) < 2:  # one training speaker (a tiny corpus): no disjoint group to hold out
+        return np.sort(train).astype(np.int64), empty
     chosen: list[str] = []
     count = 0
     for i in rng.permutation(len(names)):
@@ -245,12 +264,68 @@ def lian_loso(data: Any, *, val_fraction: float = DEFAULT_VAL_FRACTION, val_by: 
     return _with_validation(folds, y, groups, fraction, seed)
 
 
+def predefined(data: Any, *, test_split: str | None = None, val: bool = False) -> list[Fold]:
+    folds, splits = _partitions(data)
+    n = len(folds)
+    with_fold = sum(f is not None for f in folds)
+    with_split = sum(s is not None for s in splits)
+    if with_fold == n and n:
+        if test_split is not None:
+            raise DataError("predefined: test_split applies to split names (train/val/test), but this data has fold numbers")
+        return _predefined_folds(np.array(folds), bool(val))
+    if with_split == n and n:
+        if val:
+            raise DataError("predefined: val=True applies to fold numbers; with split names the val part is the corpus's own")
+        return [_predefined_split(splits, test_split)]
+    raise DataError(
+        f"predefined: every utterance needs a fold number or a split name; {n - max(with_fold, with_split)} of {n} "
+        "have none (predefined partitions come from emobox, msppodcast, or a manifest's fold/split column)"
+    )
+
+
+def _predefined_folds(folds: np.ndarray, val: bool) -> list[Fold]:
+    numbers = sorted(set(folds.tolist()))
+    if len(numbers) < 2:
+        raise DataError(f"predefined: needs at least 2 folds, found fold {numbers[0]} only")
+    if val and len(numbers) < 3:
+        raise DataError(f"predefined: val=True needs at least 3 folds, found {len(numbers)}")
+    out = []
+    empty = np.array([], dtype=np.int64)
+    for i, number in enumerate(numbers):
+        test = folds == number
+        valm = folds == numbers[(i + 1) % len(numbers)] if val else np.zeros_like(test)
+        out.append(Fold(i, _idx(~test & ~valm), _idx(valm) if val else empty, _idx(test)))
+    return out
+
+
+def _predefined_split(splits: list[str | None], test_split: str | None) -> Fold:
+    parts = np.array([normalize_split(s or "") or "" for s in splits])
+    raw = np.array([(s or "").lower() for s in splits])
+    unknown = sorted({s for s, p in zip(splits, parts) if not p})  # type: ignore[misc]
+    if unknown:
+        raise DataError(f"predefined: unknown split name(s) {', '.join(map(repr, unknown))}")
+    test = parts == "test"
+    if test_split is not None:
+        if not isinstance(test_split, str) or normalize_split(test_split) != "test":
+            raise DataError(f"predefined: test_split={test_split!r} is not a test partition name (e.g. Test1)")
+        names = sorted({s for s, p in zip(splits, parts) if p == "test"})  # type: ignore[misc]
+        if test_split.lower() not in raw[test]:
+            raise DataError(f"predefined: test_split={test_split!r} matches no utterance; test partitions here: {', '.join(names)}")
+        test = raw == test_split.lower()
+    train, valm = parts == "train", parts == "val"
+    if not train.any() or not test.any():
+        missing = "train" if not train.any() else "test"
+        raise DataError(f"predefined: no utterance is in a {missing} partition")
+    return Fold(0, _idx(train), _idx(valm), _idx(test))
+
+
 PROTOCOLS: dict[str, Callable[..., list[Fold]]] = {
     "speaker_kfold": speaker_kfold,
     "kumar_70_30": kumar_70_30,
     "mocanu_actor10": mocanu_actor10,
     "liu_random_80_20": liu_random_80_20,
     "lian_loso": lian_loso,
+    "predefined": predefined,
 }
 
 

@@ -111,3 +111,21 @@ def fake_manifest(
                 session=None if sessions is None else f"Session{s % sessions + 1}",
             ))
     return Manifest(dataset=dataset, root="/none", utterances=utts, labels=labels)
+
+
+@pytest.fixture(scope="session")
+def synth_tree(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Tiny corpora from the project's own generator in any layout, once per session and size."""
+    made: dict[tuple, Path] = {}
+
+    def make(layout: str, actors: int | None = None, utterances: int | None = None, seed: int = 3) -> Path:
+        from ser_data.synth import generate_corpus
+
+        key = (layout, actors, utterances, seed)
+        if key not in made:
+            folder = tmp_path_factory.mktemp(f"{layout}-a{actors}-u{utterances}-s{seed}") / layout
+            made[key] = generate_corpus(layout, folder, actors=actors, utterances=utterances, seed=seed,
+                                        sample_rate=16000, workers=2)
+        return made[key]
+
+    return make

@@ -13,9 +13,10 @@ def _reasons(manifest) -> dict[str, str]:
 
 
 def test_dataset_names() -> None:
-    assert dataset_names() == ["cremad", "iemocap", "ravdess"]
-    with pytest.raises(DataError, match="allowed: cremad, iemocap, ravdess"):
-        load_manifest("tess", "/tmp")
+    assert dataset_names() == ["cremad", "emobox", "emodb", "iemocap", "manifest", "msppodcast", "ravdess",
+                               "savee", "tess"]
+    with pytest.raises(DataError, match="allowed: cremad, emobox, emodb, iemocap, manifest, msppodcast, ravdess"):
+        load_manifest("timit", "/tmp")
 
 
 def test_ravdess_manifest(ravdess_root: Path) -> None:
@@ -87,7 +88,8 @@ def test_iemocap_4class_and_improvised(iemocap_root: Path) -> None:
     assert imp.filters == {"improvised_only": True}
     with pytest.raises(DataError, match="allowed: full, 4class"):
         load_manifest("iemocap", iemocap_root, label_set="5class")
-    with pytest.raises(DataError, match="IEMOCAP"):
+    # The error names the grid key and where the option belongs.
+    with pytest.raises(DataError, match=r"dataset ravdess: unknown option dataset\.improvised_only \(improvised_only is an option of: iemocap\)"):
         load_manifest("ravdess", iemocap_root, improvised_only=True)
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import soundfile as sf
 from audio_writers import write_silent, write_wav
 from ser_data.errors import DataError
 from ser_data.features import FEATURES, FeatureSet, prepare_features
-from ser_data.features import prepare as prepare_mod
+from ser_data.features import build as build_mod
 from ser_data.manifest import Manifest, Utterance
 
 
@@ -135,14 +136,15 @@ def test_sequence_features(small: Manifest, tmp_path: Path) -> None:
 
 def test_cache_reuse_and_keys(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    real = prepare_mod._extract_one
-    monkeypatch.setattr(prepare_mod, "_extract_one", lambda job: calls.append(job[1]) or real(job))
+    real = build_mod._extract_one
+    monkeypatch.setattr(build_mod, "_extract_one", lambda job: calls.append(job[1]) or real(job))
     seen: list[tuple[int, int]] = []
     first = prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path, progress=lambda d, t: seen.append((d, t)))
     assert len(calls) == 4 and seen[0] == (0, 4) and seen[-1] == (4, 4)
     path = Path(first.cache_path)
     assert path.parent == tmp_path / "features" / "tiny" and path.name.startswith("mfcc13_fixed-")
-    assert path.with_suffix(".json").is_file()
+    header = json.loads((path / "header.json").read_text())  # the summary a person can read
+    assert header["counts"] == [2, 1] and header["utterances"] == 3 and len(header["problems"]) == 1
     second = prepare_features(small, "mfcc13_fixed", {"seconds": 3}, cache_dir=tmp_path)  # use-time param
     assert len(calls) == 4 and second.from_cache and second.cache_path == str(path)
     assert second.params["seconds"] == 3
@@ -167,30 +169,42 @@ def test_featureset_roundtrip_and_rows(small: Manifest, tmp_path: Path) -> None:
     assert list(back.manifest_index) == [0, 1, 2]
     assert back.rows_for(np.array([3, 2, 0])).tolist() == [2, 0]  # the silent one (3) is gone
     assert len(back.sequences()) == 3
-    with pytest.raises(DataError, match="cannot read feature file"):
-        FeatureSet.load(tmp_path / "missing.npz")
+    with pytest.raises(DataError, match="feature cache .*missing.*not found"):
+        FeatureSet.load(tmp_path / "missing")
 
 
 def test_crash_mid_write_leaves_no_cache(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def crash(fh, **arrays):  # noqa: ANN001
-        fh.write(b"PK\x03\x04 half a zip")
-        raise KeyboardInterrupt("killed mid-write")
+    from ser_data.features import store
 
-    monkeypatch.setattr(np, "savez", crash)
+    real_stream = store.FolderWriter.stream
+
+    def crash(self, name, dtype, shape, pieces):  # noqa: ANN001
+        if name == "x":  # the final x.npy: write part of it, then die
+            next(iter(pieces))
+            (self.folder / "x.npy").write_bytes(b"\x93NUMPY half an array")
+            raise KeyboardInterrupt("killed mid-write")
+        return real_stream(self, name, dtype, shape, pieces)
+
+    monkeypatch.setattr(store.FolderWriter, "stream", crash)
     with pytest.raises(KeyboardInterrupt):
         prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
     folder = tmp_path / "features" / "tiny"
-    assert list(folder.iterdir()) == []  # neither a final file nor a temp file
+    # No cache folder and no temp folder: only the lock and the resumable chunks of the build.
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 2 and names[0].endswith(".lock") and names[1].endswith(".partial")
+    assert len(list((folder / names[1] / "chunks").glob("chunk-*.npz"))) == 4
     monkeypatch.undo()
     fs = prepare_features(small, "mfcc13_fixed", cache_dir=tmp_path)
-    assert not fs.from_cache and Path(fs.cache_path).is_file()
+    assert not fs.from_cache and (Path(fs.cache_path) / "header.json").is_file()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([Path(fs.cache_path).name, names[0]])
 
 
 def test_damaged_cache_is_recomputed(small: Manifest, tmp_path: Path) -> None:
     fs = prepare_features(small, "logmel26_fixed", cache_dir=tmp_path)
-    Path(fs.cache_path).write_bytes(b"garbage")
+    x = np.array(fs.x)
+    (Path(fs.cache_path) / "x.npy").write_bytes(b"garbage")
     again = prepare_features(small, "logmel26_fixed", cache_dir=tmp_path)
-    assert not again.from_cache and np.array_equal(again.x, fs.x)
+    assert not again.from_cache and np.array_equal(again.x, x)
 
 
 def test_default_cache_dir(small: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,8 @@ def _check_partition(f, n: int) -> None:  # noqa: ANN001
 
 
 def test_names_and_errors() -> None:
-    assert protocol_names() == ["speaker_kfold", "kumar_70_30", "mocanu_actor10", "liu_random_80_20", "lian_loso"]
+    assert protocol_names() == ["speaker_kfold", "kumar_70_30", "mocanu_actor10", "liu_random_80_20", "lian_loso",
+                              "predefined"]
     m = fake_manifest(4)
     with pytest.raises(DataError, match="allowed: speaker_kfold, kumar_70_30"):
         make_folds("loso", m)
@@ -163,3 +164,68 @@ def test_bad_validation_parameters() -> None:
         make_folds("kumar_70_30", m, val_fraction=1.5)
     with pytest.raises(DataError, match="val_by='actor'; allowed: utterance, speaker, session"):
         make_folds("lian_loso", m, val_by="actor")
+
+
+def _with_partitions(folds=None, splits=None):  # noqa: ANN001, ANN202
+    from dataclasses import replace
+
+    m = fake_manifest(4, per_speaker=3)  # 12 utterances
+    utts = [replace(u, fold=None if folds is None else folds[i], split=None if splits is None else splits[i])
+            for i, u in enumerate(m.utterances)]
+    return replace(m, utterances=utts)
+
+
+def test_predefined_folds_as_written() -> None:
+    numbers = [1, 1, 2, 3, 3, 3, 2, 1, 2, 3, 1, 2]
+    m = _with_partitions(folds=numbers)
+    folds = make_folds("predefined", m)
+    assert len(folds) == 3
+    for f, k in zip(folds, (1, 2, 3)):
+        _check_partition(f, 12)
+        assert f.test.tolist() == [i for i, n in enumerate(numbers) if n == k] and len(f.val) == 0
+    with_val = make_folds("predefined", m, val=True)
+    for f, k in zip(with_val, (1, 2, 3)):
+        _check_partition(f, 12)
+        assert f.val.tolist() == [i for i, n in enumerate(numbers) if n == k % 3 + 1]
+    with pytest.raises(DataError, match="test_split applies to split names"):
+        make_folds("predefined", m, test_split="Test1")
+    with pytest.raises(DataError, match="at least 2 folds"):
+        make_folds("predefined", _with_partitions(folds=[4] * 12))
+
+
+def test_predefined_split_names() -> None:
+    names = ["Train", "train", "Development", "dev", "Test1", "Test2", "Train", "valid", "Test1", "TEST2", "training", "test"]
+    m = _with_partitions(splits=names)
+    (f,) = make_folds("predefined", m)
+    _check_partition(f, 12)
+    assert f.train.tolist() == [0, 1, 6, 10] and f.val.tolist() == [2, 3, 7] and f.test.tolist() == [4, 5, 8, 9, 11]
+    (t1,) = make_folds("predefined", m, test_split="test1")  # Test2 and test are left out entirely
+    assert t1.test.tolist() == [4, 8] and t1.train.tolist() == [0, 1, 6, 10]
+    with pytest.raises(DataError, match="test_split='Test3' matches no utterance; test partitions here: TEST2, Test1, Test2, test"):
+        make_folds("predefined", m, test_split="Test3")
+    with pytest.raises(DataError, match="test_split='Train' is not a test partition"):
+        make_folds("predefined", m, test_split="Train")
+    with pytest.raises(DataError, match="no utterance is in a train partition"):
+        make_folds("predefined", _with_partitions(splits=["test"] * 12))
+    with pytest.raises(DataError, match="val=True applies to fold numbers"):
+        make_folds("predefined", m, val=True)
+
+
+def test_predefined_needs_partitions_everywhere() -> None:
+    with pytest.raises(DataError, match="12 of 12 have none"):
+        make_folds("predefined", fake_manifest(4, per_speaker=3))
+    half = _with_partitions(folds=[1, 2] * 3 + [None] * 6)
+    with pytest.raises(DataError, match="6 of 12 have none"):
+        make_folds("predefined", half)
+
+
+def test_predefined_on_featureset_columns() -> None:
+    class FS:  # a FeatureSet's columns: fold -1 = none, split "" = none
+        y = np.array([0, 1, 0, 1])
+        speakers = np.array(["a", "a", "b", "b"])
+        meta = {"fold": np.array([2, 1, 2, 1], dtype=np.int32), "split": np.array(["", "", "", ""])}
+
+    assert [f.test.tolist() for f in make_folds("predefined", FS())] == [[1, 3], [0, 2]]
+    FS.meta = {"fold": np.array([-1] * 4, dtype=np.int32), "split": np.array(["Train", "Test1", "Train", "Development"])}
+    (f,) = make_folds("predefined", FS())
+    assert (f.train.tolist(), f.val.tolist(), f.test.tolist()) == ([0, 2], [3], [1])

@@ -129,7 +129,7 @@ def test_refuses_non_empty_out_and_bad_args(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="not empty"):
         generate_corpus("ravdess", tmp_path / "full", actors=1)
     with pytest.raises(DataError, match="layout"):
-        generate_corpus("emodb", tmp_path / "e")
+        generate_corpus("timit", tmp_path / "e")
     with pytest.raises(DataError, match="actors"):
         generate_corpus("ravdess", tmp_path / "e", actors=30)
     with pytest.raises(DataError, match="sample_rate"):

@@ -1,11 +1,12 @@
-"""Helpers shared by the corpus loaders: root checks, header checks, the final manifest."""
+"""Helpers shared by the corpus loaders: root checks, audio checks, the final manifest."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from ser_data.audio import audio_info
+from ser_data.audio import audio_info, check_signal, read_audio
+from ser_data.datasets.options import Option
 from ser_data.errors import AudioFileError, DataError
 from ser_data.manifest import Manifest, Utterance
 
@@ -20,19 +21,38 @@ def require_root(root: str | Path, dataset: str, expected: str) -> Path:
     return path.resolve()
 
 
+def require_file(root: str | Path, dataset: str, expected: str) -> Path:
+    """Absolute path of a list file (manifest CSV/JSONL), or DataError naming it."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise DataError(f"{dataset}: {path} does not exist (expected {expected})")
+    if not path.is_file():
+        raise DataError(f"{dataset}: {path} is not a file (expected {expected})")
+    return path.resolve()
+
+
 def is_hidden(path: Path) -> bool:
     # macOS copies carry ._ resource forks and .DS_Store next to the real files.
     return path.name.startswith(".")
 
 
-def header_duration(
-    path: Path, check_audio: bool, problems: list[tuple[str, str]]
-) -> float | None:
-    """Duration from the header, NaN when not checked, None (and a problem) when unusable."""
-    if not check_audio:
+def label_set_option(label_sets: dict[str, tuple[str, ...]], default: str = "full") -> Option:
+    return Option("label_set", "choice", default, "which labels are kept", choices=tuple(label_sets))
+
+
+def header_duration(path: Path, check_audio: str, problems: list[tuple[str, str]]) -> float | None:
+    """Duration of a usable file; NaN when not checked; None (and a problem) when unusable.
+
+    check_audio: "none" (not opened), "header" (soundfile header: readable, non-empty, long
+    enough) or "signal" (also decodes the samples: NaN/inf and silence).
+    """
+    if check_audio == "none":
         return math.nan
     try:
-        return audio_info(path).duration
+        info = audio_info(path)
+        if check_audio == "signal":
+            check_signal(read_audio(path, target_sr=None), path)
+        return info.duration
     except AudioFileError as err:
         problems.append((err.path, err.reason))
         return None
@@ -71,15 +91,3 @@ def finish(
         label_set=label_set,
         filters=dict(filters or {}),
     )
-
-
-def check_label_set(dataset: str, label_set: str | None, allowed: dict[str, tuple[str, ...]], default: str) -> str:
-    name = default if label_set is None else label_set
-    if name not in allowed:
-        raise DataError(f"{dataset}: unknown label set {name!r}; allowed: {', '.join(allowed)}")
-    return name
-
-
-def no_improvised_filter(dataset: str, improvised_only: bool | None) -> None:
-    if improvised_only:
-        raise DataError(f"{dataset}: improvised_only needs IEMOCAP (only it marks improvised vs scripted)")

@@ -11,14 +11,7 @@ import csv
 import re
 from pathlib import Path
 
-from ser_data.datasets._common import (
-    check_label_set,
-    finish,
-    header_duration,
-    is_hidden,
-    no_improvised_filter,
-    require_root,
-)
+from ser_data.datasets._common import finish, header_duration, is_hidden, label_set_option, require_root
 from ser_data.errors import DataError
 from ser_data.manifest import UNKNOWN_GENDER, Manifest, Utterance
 
@@ -26,6 +19,7 @@ NAME = "cremad"
 EXPECTED = "an AudioWAV/ folder holding ActorID_Sentence_Emotion_Level.wav files (e.g. 1001_DFA_ANG_XX.wav)"
 LABELS = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 LABEL_SETS = {"full": LABELS}
+OPTIONS = (label_set_option(LABEL_SETS),)
 EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI")
@@ -34,16 +28,8 @@ DEMOGRAPHICS = "VideoDemographics.csv"
 _FILE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 
 
-def load(
-    root: str | Path,
-    *,
-    label_set: str | None = None,
-    improvised_only: bool | None = None,
-    check_audio: bool = True,
-) -> Manifest:
+def load(root: str | Path, *, check_audio: str = "header", label_set: str = "full") -> Manifest:
     base = require_root(root, NAME, EXPECTED)
-    label_set = check_label_set(NAME, label_set, LABEL_SETS, "full")
-    no_improvised_filter(NAME, improvised_only)
     audio_dir = base / "AudioWAV"
     if not audio_dir.is_dir():
         raise DataError(f"{NAME}: no AudioWAV folder in {base}; expected {EXPECTED}")
@@ -73,6 +59,12 @@ def load(
             )
         )
     return finish(NAME, base, utts, LABELS, problems, EXPECTED, label_set=label_set)
+
+
+def speaker_from_stem(stem: str) -> tuple[str, str] | None:
+    """(speaker, "U") from a file name stem (gender needs VideoDemographics.csv), None if not CREMA-D."""
+    m = _FILE.match(stem)
+    return (m.group(1), UNKNOWN_GENDER) if m else None
 
 
 def read_genders(csv_path: Path) -> dict[str, str]:

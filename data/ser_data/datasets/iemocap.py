@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_data.datasets._common import check_label_set, finish, header_duration, is_hidden, require_root
+from ser_data.datasets._common import finish, header_duration, is_hidden, label_set_option, require_root
+from ser_data.datasets.options import Option
 from ser_data.errors import DataError
 from ser_data.manifest import Manifest, Utterance
 
@@ -28,6 +29,10 @@ FULL = ("neutral", "happy", "excited", "sad", "angry", "frustrated", "surprised"
         "disgust", "other", "xxx")  # fmt: skip
 FOUR = ("neutral", "happy", "angry", "sad")
 LABEL_SETS = {"full": FULL, "4class": FOUR}
+OPTIONS = (
+    label_set_option(LABEL_SETS),
+    Option("improvised_only", "bool", False, "keep only the improvised dialogs (_impro)"),
+)
 # How each label set maps a full label; labels absent from the map are filtered out.
 MAPPINGS = {
     "full": {name: name for name in FULL},
@@ -41,14 +46,9 @@ _LINE = re.compile(
 
 
 def load(
-    root: str | Path,
-    *,
-    label_set: str | None = None,
-    improvised_only: bool | None = None,
-    check_audio: bool = True,
+    root: str | Path, *, check_audio: str = "header", label_set: str = "full", improvised_only: bool = False
 ) -> Manifest:
     base = require_root(root, NAME, EXPECTED)
-    label_set = check_label_set(NAME, label_set, LABEL_SETS, "full")
     sessions = sorted((p for p in base.iterdir() if p.is_dir() and _SESSION.match(p.name)), key=_session_no)
     if not sessions:
         raise DataError(f"{NAME}: no SessionN folders in {base}; expected {EXPECTED}")
@@ -86,7 +86,7 @@ def load(
                         speaker=utt_id[:5] + gender,
                         gender=gender,
                         session=session.name,
-                        duration=duration if check_audio else end - start,
+                        duration=duration if check_audio != "none" else end - start,
                         valence=vad[0],
                         arousal=vad[1],
                         dominance=vad[2],
@@ -98,6 +98,12 @@ def load(
     filters = {"improvised_only": bool(improvised_only)}
     return finish(NAME, base, utts, LABEL_SETS[label_set], problems, EXPECTED,
                   label_set=label_set, filters=filters, filtered_out=filtered)  # fmt: skip
+
+
+def speaker_from_stem(stem: str) -> tuple[str, str] | None:
+    """(speaker, gender) from an utterance id like Ses01F_impro01_M000, None if not IEMOCAP."""
+    m = re.match(r"^(Ses\d\d)[FM]_\S+_([FM])\d+$", stem)
+    return (m.group(1) + m.group(2), m.group(2)) if m else None
 
 
 def _session_no(path: Path) -> int:

@@ -9,14 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_data.datasets._common import (
-    check_label_set,
-    finish,
-    header_duration,
-    is_hidden,
-    no_improvised_filter,
-    require_root,
-)
+from ser_data.datasets._common import finish, header_duration, is_hidden, label_set_option, require_root
 from ser_data.errors import DataError
 from ser_data.manifest import Manifest, Utterance
 
@@ -24,6 +17,7 @@ NAME = "ravdess"
 EXPECTED = "folders Actor_01..Actor_24 holding MM-VV-EE-II-SS-RR-AA.wav files"
 LABELS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 LABEL_SETS = {"full": LABELS}
+OPTIONS = (label_set_option(LABEL_SETS),)
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 INTENSITIES = {"01": "normal", "02": "strong"}
 
@@ -31,16 +25,8 @@ _FOLDER = re.compile(r"^Actor_(\d{2})$")
 _FILE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 
 
-def load(
-    root: str | Path,
-    *,
-    label_set: str | None = None,
-    improvised_only: bool | None = None,
-    check_audio: bool = True,
-) -> Manifest:
+def load(root: str | Path, *, check_audio: str = "header", label_set: str = "full") -> Manifest:
     base = require_root(root, NAME, EXPECTED)
-    label_set = check_label_set(NAME, label_set, LABEL_SETS, "full")
-    no_improvised_filter(NAME, improvised_only)
     actor_dirs = sorted(p for p in base.iterdir() if p.is_dir() and _FOLDER.match(p.name))
     if not actor_dirs:
         raise DataError(f"{NAME}: no Actor_NN folders in {base}; expected {EXPECTED}")
@@ -60,6 +46,15 @@ def load(
                 continue
             utts.append(Utterance(**{**utt, "duration": duration}))
     return finish(NAME, base, utts, LABELS, problems, EXPECTED, skipped=skipped, label_set=label_set)
+
+
+def speaker_from_stem(stem: str) -> tuple[str, str] | None:
+    """(speaker, gender) from a file name stem (used by the EmoBox loader), None if not RAVDESS."""
+    m = _FILE.match(stem)
+    if not m:
+        return None
+    actor = m.group(7)
+    return f"Actor_{actor}", "M" if int(actor) % 2 == 1 else "F"
 
 
 def _parse(path: Path, folder_actor: str, problems: list, skipped: dict[str, int]) -> dict | None:

@@ -38,6 +38,7 @@ def cache_key(manifest: Manifest, feature: str, params: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def cache_file(cache_dir: str | Path, dataset: str, feature: str, key: str) -> Path:
-    """`<cache_dir>/features/<dataset>/<feature>-<key16>.npz`."""
-    return Path(cache_dir) / "features" / dataset / f"{feature}-{key[:16]}.npz"
+def cache_folder(cache_dir: str | Path, dataset: str, feature: str, key: str) -> Path:
+    """`<cache_dir>/features/<dataset>/<feature>-<key16>` (a folder, see store.py). Beside it while
+    building: `<...>.lock` (the builder's lock) and `<...>.partial/` (finished chunks, resumable)."""
+    return Path(cache_dir) / "features" / dataset / f"{feature}-{key[:16]}"

@@ -13,8 +13,19 @@ import numpy as np
 
 from ser_data.errors import DataError
 
-# Bump when an extractor's output changes for the same params: old caches then miss.
-FEATURE_CODE_VERSION = 1
+# Bump when an extractor's output or the cache format changes for the same params: old caches
+# then miss. 2: folder cache format (memory-mapped .npy files), minimum clip duration.
+FEATURE_CODE_VERSION = 2
+
+# Allowed ranges of the numeric params (any feature that has them), checked before extraction so
+# a bad value is blamed on the parameter, not on the first WAV file it breaks.
+PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "sr": (8000, 96000), "top_db": (1.0, 120.0), "n_mfcc": (1, 128), "n_fft": (16, 65536),
+    "win_length": (16, 65536), "hop_length": (1, 65536), "n_mels": (1, 512), "delta_width": (3, 99),
+    "n_windows": (1, 10000), "window_frames": (1, 10000), "seed": (0, 2**32 - 1), "eps": (1e-30, 1.0),
+    "fmin": (0.0, 48000.0), "fmax": (1.0, 48000.0), "segment_seconds": (0.05, 60.0),
+    "train_overlap_seconds": (0.0, 60.0), "test_overlap_seconds": (0.0, 60.0),
+}  # fmt: skip
 
 Extractor = Callable[[np.ndarray, int, dict[str, Any], str], np.ndarray]
 
@@ -45,7 +56,33 @@ class FeatureSpec:
             if key in self.choices and out[key] not in self.choices[key]:
                 allowed = ", ".join(map(str, self.choices[key]))
                 raise DataError(f"feature {self.name}: {key}={value!r} not allowed; allowed: {allowed}")
+            if key in PARAM_RANGES:
+                lo, hi = PARAM_RANGES[key]
+                if not lo <= out[key] <= hi:
+                    raise DataError(f"feature {self.name}: params.{key}={value!r} out of range; allowed: {lo:g}..{hi:g}")
+        _check_together(self.name, out)
         return out
+
+
+def _check_together(feature: str, p: dict[str, Any]) -> None:
+    """Relations between params that librosa would otherwise reject on the first file."""
+    def bad(why: str) -> DataError:
+        return DataError(f"feature {feature}: {why}")
+
+    if "win_length" in p and "n_fft" in p and p["win_length"] > p["n_fft"]:
+        raise bad(f"params.win_length={p['win_length']} is larger than params.n_fft={p['n_fft']}")
+    if "delta_width" in p and p["delta_width"] % 2 == 0:
+        raise bad(f"params.delta_width={p['delta_width']} must be odd")
+    if "n_mfcc" in p and "n_mels" in p and p["n_mfcc"] > p["n_mels"]:
+        raise bad(f"params.n_mfcc={p['n_mfcc']} is larger than params.n_mels={p['n_mels']}")
+    if "fmax" in p:
+        if p["fmax"] > p["sr"] / 2:
+            raise bad(f"params.fmax={p['fmax']:g} is above the Nyquist frequency of params.sr={p['sr']} ({p['sr'] / 2:g})")
+        if p.get("fmin", 0.0) >= p["fmax"]:
+            raise bad(f"params.fmin={p['fmin']:g} must be below params.fmax={p['fmax']:g}")
+    for key in ("train_overlap_seconds", "test_overlap_seconds"):
+        if key in p and p[key] >= p["segment_seconds"]:
+            raise bad(f"params.{key}={p[key]:g} must be shorter than params.segment_seconds={p['segment_seconds']:g}")
 
 
 def _coerce(feature: str, key: str, value: Any, default: Any) -> Any:

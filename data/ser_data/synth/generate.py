@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -14,10 +12,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..atomic import atomic_dir
 from ..errors import DataError
 from ..paths import user_cache_dir
-from .layouts import (FileSpec, check_actors, cremad_demographics, iemocap_label_text,
+from .layouts import (FileSpec, check_actors, check_size, cremad_demographics, iemocap_label_text,
                       layout_files)
+from .more_layouts import msp_labels_csv
 from .phonetics import make_sentence
 from .prosody import utterance_prosody
 from .render import render
@@ -29,7 +29,7 @@ SYNTH_VERSION = 1  # bump whenever the audio for a given seed changes (invalidat
 
 def synthesize(spec: FileSpec, seed: int, sample_rate: int) -> np.ndarray:
     """The samples of one file; depends only on (seed, spec), never on worker or order."""
-    rng = rng_for(seed, "file", spec.relpath)
+    rng = rng_for(seed, "file", spec.audio_key or spec.relpath)
     voice = voice_for(seed, spec.actor, spec.gender)
     pros = utterance_prosody(seed, voice, spec.emotion, spec.intensity, rng)
     sent = make_sentence(spec.sentence, spec.n_words)
@@ -55,35 +55,32 @@ def _check_out(out: Path) -> None:
 
 
 def generate_corpus(layout: str, out: Path, *, seed: int = 0, actors: int | None = None,
-                    sample_rate: int = 16000, workers: int | None = None,
+                    utterances: int | None = None, sample_rate: int = 16000,
+                    workers: int | None = None,
                     progress: Callable[[int, int], None] | None = None) -> Path:
-    """Generate a synthetic acted-emotion corpus in the real `layout` at `out`; returns `out`.
+    """Generate a synthetic emotional-speech corpus in the real `layout` at `out`; returns `out`.
 
-    The corpus is built in a temporary sibling folder and renamed into place at the end, so a
-    half-written corpus never appears at `out`.
+    `actors` sets the size (speakers); `utterances` too for the layouts that take it (tess,
+    msppodcast). The same seed gives the same bytes whatever the worker count. The corpus is
+    built in a temporary sibling folder and renamed into place at the end, so a half-written
+    corpus never appears at `out`.
     """
-    actors = check_actors(layout, actors)
+    actors, utterances = check_size(layout, actors, utterances)
     if not isinstance(sample_rate, int) or not 8000 <= sample_rate <= 96000:
         raise DataError(f"sample_rate={sample_rate!r}: allowed values are integers 8000..96000")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise DataError(f"workers={workers!r}: allowed values are integers >= 1")
     out = Path(out).expanduser().absolute()
     _check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    specs = layout_files(layout, actors, seed=seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    specs = layout_files(layout, actors, seed=seed, utterances=utterances)
     try:
-        for folder in sorted({s.relpath.rsplit("/", 1)[0] for s in specs}):
-            (tmp / folder).mkdir(parents=True, exist_ok=True)
-        lengths = _run(specs, str(tmp), seed, sample_rate, workers, progress)
-        _write_metadata(layout, tmp, specs, lengths, actors, sample_rate)
-        try:
-            os.rename(tmp, out)  # atomic; also replaces an empty folder
-        except OSError:
-            _check_out(out)  # someone filled `out` meanwhile: say so clearly
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_dir(out) as tmp:  # umask permissions, unlike mkdtemp's 0700
+            for folder in sorted({s.relpath.rsplit("/", 1)[0] for s in specs}):
+                (tmp / folder).mkdir(parents=True, exist_ok=True)
+            lengths = _run(specs, str(tmp), seed, sample_rate, workers, progress)
+            _write_metadata(layout, tmp, specs, lengths, actors, sample_rate)
+    except FileExistsError:
+        _check_out(out)  # someone filled `out` meanwhile: say so clearly
         raise
     return out
 
@@ -120,6 +117,14 @@ def _write_metadata(layout: str, root: Path, specs: list[FileSpec], lengths: dic
             w = csv.DictWriter(fh, fieldnames=["ActorID", "Age", "Sex", "Race", "Ethnicity"])
             w.writeheader()
             w.writerows(cremad_demographics(actors))
+    elif layout == "msppodcast":
+        (root / "Labels").mkdir(exist_ok=True)
+        (root / "Labels" / "labels_consensus.csv").write_text(msp_labels_csv(specs))
+    elif layout == "savee":
+        (root / "AudioData" / "Info.txt").write_text(
+            "Speakers: DC, JE, JK and KL (male). Audio: WAV files. The letters 'a', 'd', 'f', 'h', 'n', "
+            "'sa' and 'su' represent anger, disgust, fear, happiness, neutral, sadness and surprise; "
+            "the digits are the sentence number. (Synthetic corpus written by ser_data.synth.)\n")
     elif layout == "iemocap":
         by_dialog: dict[str, list[FileSpec]] = {}
         for spec in specs:

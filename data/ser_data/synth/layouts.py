@@ -1,6 +1,8 @@
-"""The file lists of the three real corpus layouts (names exactly as the real corpora use them).
+"""The file lists of the real corpus layouts (names exactly as the real corpora use them).
 
 Pure functions: no audio is made here, so the naming can be tested on full-size corpora cheaply.
+This module is the one list of layouts (`LAYOUTS`; the CLI's --layout choices): each names the
+dataset loader that reads it (`LAYOUT_DATASETS`; savee_flat is SAVEE's flattened ALL/ copy).
 """
 
 from __future__ import annotations
@@ -10,11 +12,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
+from . import more_layouts as more
 from .seeding import rng_for
 
-LAYOUTS = ("ravdess", "cremad", "iemocap")
-MAX_ACTORS = {"ravdess": 24, "cremad": 91, "iemocap": 10}
-DEFAULT_ACTORS = {"ravdess": 24, "cremad": 91, "iemocap": 10}
+LAYOUTS = ("ravdess", "cremad", "iemocap", "emodb", "tess", "savee", "savee_flat", "msppodcast")
+LAYOUT_DATASETS = {layout: layout for layout in LAYOUTS} | {"savee_flat": "savee"}
+MAX_ACTORS = {"ravdess": 24, "cremad": 91, "iemocap": 10, "emodb": 10, "tess": 2, "savee": 4,
+              "savee_flat": 4, "msppodcast": 5000}  # fmt: skip
+MIN_ACTORS = {"iemocap": 2, "msppodcast": 4}  # two speakers per IEMOCAP session; one per MSP partition
+DEFAULT_ACTORS = {"ravdess": 24, "cremad": 91, "iemocap": 10, "emodb": 10, "tess": 2, "savee": 4,
+                  "savee_flat": 4, "msppodcast": None}  # fmt: skip
+# Layouts whose size is also set in utterances (TESS: whole words per speaker and emotion).
+SIZED = {"tess": 2 * 7 * more.TESS_MAX_WORDS, "msppodcast": more.MSP_DEFAULT_UTTERANCES}
 
 RAVDESS_EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 RAVDESS_INTENSITY = {1: 1.0, 2: 1.6}  # normal, strong: scale of the deviation from neutral
@@ -61,30 +70,73 @@ class FileSpec:
     n_words: int
     lead: tuple[float, float]
     trail: tuple[float, float]
-    label: str | None = None  # IEMOCAP: the annotated label (may be xxx)
+    label: str | None = None  # IEMOCAP/MSP-Podcast: the annotated label (may be xxx / X)
     vad: tuple[float, float, float] | None = None
     annotators: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()  # layout-specific label-file fields (MSP-Podcast)
+    audio_key: str | None = None  # keys the file's random stream instead of relpath (SAVEE layouts)
+
+
+def layout_for_dataset(dataset: str) -> str | None:
+    """The synthetic layout that the loader `dataset` reads (None if it has none)."""
+    return next((layout for layout in LAYOUTS if LAYOUT_DATASETS[layout] == dataset), None)
 
 
 def check_actors(layout: str, actors: int | None) -> int:
-    """Validate the layout name and actor count; returns the count to use."""
+    """Validate the layout name and actor count; returns the count to use (0: derived from size)."""
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}: allowed values are {', '.join(LAYOUTS)}")
     if actors is None:
-        return DEFAULT_ACTORS[layout]
-    hi = MAX_ACTORS[layout]
+        return DEFAULT_ACTORS[layout] or 0
+    lo, hi = MIN_ACTORS.get(layout, 1), MAX_ACTORS[layout]
     if layout == "iemocap":
         if not isinstance(actors, int) or actors < 2 or actors > hi or actors % 2:
             raise DataError(f"actors={actors!r} for layout 'iemocap': allowed values are the even "
                             f"numbers 2..{hi} (two speakers per session)")
-    elif not isinstance(actors, int) or not 1 <= actors <= hi:
-        raise DataError(f"actors={actors!r} for layout {layout!r}: allowed values are 1..{hi}")
+    elif isinstance(actors, bool) or not isinstance(actors, int) or not lo <= actors <= hi:
+        raise DataError(f"actors={actors!r} for layout {layout!r}: allowed values are {lo}..{hi}")
     return actors
 
 
-def layout_files(layout: str, actors: int | None = None, *, seed: int = 0) -> list[FileSpec]:
-    """Every file of a synthetic corpus in `layout`, in a fixed order."""
+def check_size(layout: str, actors: int | None, utterances: int | None) -> tuple[int, int | None]:
+    """(actors, utterances) to use; `utterances` only for the layouts in SIZED."""
     n = check_actors(layout, actors)
+    if utterances is None:
+        if layout == "msppodcast":
+            utterances = SIZED[layout]
+        return (n or more.msp_default_speakers(utterances or 0)), utterances
+    if layout not in SIZED:
+        raise DataError(f"utterances={utterances!r} for layout {layout!r}: only {', '.join(SIZED)} take a "
+                        "size in utterances; use actors")
+    if isinstance(utterances, bool) or not isinstance(utterances, int) or utterances < 1:
+        raise DataError(f"utterances={utterances!r} for layout {layout!r}: allowed values are integers >= 1")
+    if layout == "tess":
+        n = n or DEFAULT_ACTORS["tess"]
+        if not 7 * n <= utterances <= SIZED["tess"] * n // 2:
+            raise DataError(f"utterances={utterances} for layout 'tess' with {n} speaker(s): allowed values "
+                            f"are {7 * n}..{SIZED['tess'] * n // 2} (7 emotions x 1..200 words per speaker)")
+        return n, utterances
+    n = n or more.msp_default_speakers(utterances)
+    if utterances < n:
+        raise DataError(f"utterances={utterances} for layout 'msppodcast' with {n} speakers: need at least "
+                        "one utterance per speaker")
+    return n, utterances
+
+
+def layout_files(layout: str, actors: int | None = None, *, seed: int = 0,
+                 utterances: int | None = None) -> list[FileSpec]:
+    """Every file of a synthetic corpus in `layout`, in a fixed order."""
+    n, size = check_size(layout, actors, utterances)
+    if layout == "tess":
+        words = more.TESS_MAX_WORDS if size is None else size // (7 * n)
+        return more.tess_files(n, seed, words, FileSpec)
+    if layout == "msppodcast":
+        assert size is not None
+        return more.msp_files(n, size, seed, FileSpec)
+    if layout in ("savee", "savee_flat"):
+        return more.savee_files(n, seed, layout == "savee_flat", FileSpec)
+    if layout == "emodb":
+        return more.emodb_files(n, seed, FileSpec)
     return {"ravdess": _ravdess, "cremad": _cremad, "iemocap": _iemocap}[layout](n, seed)
 
 

@@ -71,6 +71,14 @@ RULES: dict[str, Rule] = {
     "frustrated": Rule(f0_st=1.0, range_log2=0.1, tempo_log2=0.0, loud_db=2.5, tilt_db=1.8,
                        oq=-0.07, breath=0.08, jitter_log2=0.3, final_st=-2.0, pause_log2=0.1),
     "other": Rule(),
+    # EmoDB's boredom: low, flat, slow and soft with little high-frequency energy (Banse &
+    # Scherer 1996: lowest F0 and F0 variability of their 14 emotions, slow, lax voice).
+    "boredom": Rule(f0_st=-1.2, range_log2=-0.8, tempo_log2=-0.2, loud_db=-2.5, tilt_db=-2.0,
+                    oq=0.05, breath=0.06, final_st=-1.0, pause_log2=0.4),
+    # MSP-Podcast's contempt: slightly low pitch, slowish, a firm voice and long falls (Banse &
+    # Scherer 1996 contempt: low F0 and energy, slow; Scherer 2003 places it near disgust).
+    "contempt": Rule(f0_st=-1.0, range_log2=0.1, tempo_log2=-0.15, loud_db=0.5, tilt_db=0.5,
+                     oq=-0.03, jitter_log2=0.2, final_st=-2.5, pause_log2=0.25),
 }
 
 EMOTIONS: tuple[str, ...] = tuple(RULES)
