@@ -18,10 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ser_data.datasets import load_manifest
 from ser_data.features import FeatureSet, prepare_features
 
-from .inputs import TrialInputs, resolve_root
+from .inputs import TrialInputs, open_manifest
 from .results.records import TrialRecord, scan_records, write_record
 from .rundir import RunDir
 
@@ -59,8 +58,7 @@ def ensure_baseline(
         return None
     trial = trials[0]
     ds = trial["dataset"]
-    manifest = load_manifest(ds["name"], resolve_root(ds, progress), label_set=ds.get("label_set"),
-                             improvised_only=ds.get("improvised_only"))
+    manifest = open_manifest(ds, progress)
     cb = (lambda done, total: progress("features mfcc_stats (baseline)", done, total)) if progress else None
     stats = prepare_features(manifest, FEATURES["name"], FEATURES["params"], progress=cb)
     for fold, seeds in sorted(todo.items()):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ser_data.atomic import atomic_write_bytes
-from ser_data.datasets import load_manifest
+from ser_data.datasets import load_manifest, resolve_root
 from ser_data.errors import DataError
 from ser_data.features import prepare_features
 from ser_data.protocols import make_folds
@@ -67,15 +67,16 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def resolve_root(dataset: dict[str, Any], progress: Progress | None = None) -> Path:
-    """The user's corpus folder, or the built-in synthetic corpus in that layout (made on first use)."""
-    if dataset.get("root"):
-        return Path(dataset["root"]).expanduser()
-    from ser_data.synth import default_corpus
+def loader_options(dataset: Mapping[str, Any]) -> dict[str, Any]:
+    """A grid's ``dataset`` section less name and root: the loader's options."""
+    return {k: v for k, v in dataset.items() if k not in ("name", "root")}
 
-    label = f"synthesising the built-in {dataset['name']} corpus (first use only)"
-    cb = (lambda done, total: progress(label, done, total)) if progress else None
-    return default_corpus(layout=dataset["name"], progress=cb)
+
+def open_manifest(dataset: Mapping[str, Any], progress: Progress | None = None) -> Any:
+    """The corpus of a grid's ``dataset`` section: its root (given, from the data-roots file, or the
+    built-in synthetic corpus, made on first use) read by its loader with the section's options."""
+    root = resolve_root(dataset["name"], dataset.get("root"), progress)
+    return load_manifest(dataset["name"], root, **loader_options(dataset))
 
 
 class InputPlan:
@@ -116,9 +117,7 @@ def plan_inputs(trials: list[dict[str, Any]], progress: Progress | None = None) 
         ds = trial["dataset"]
         ds_key = _key(ds)
         if ds_key not in manifests:
-            manifests[ds_key] = load_manifest(
-                ds["name"], resolve_root(ds, progress), label_set=ds.get("label_set"), improvised_only=ds.get("improvised_only")
-            )
+            manifests[ds_key] = open_manifest(ds, progress)
         manifest = manifests[ds_key]
         prot = trial["protocol"]
         prot_key = _key(ds_key, prot)

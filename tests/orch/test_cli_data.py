@@ -40,8 +40,12 @@ def test_data_errors_exit_2_with_one_clear_line(tmp_path):
     assert result.exit_code == 2
     assert "missing" in result.output and "does not exist" in result.output and "Traceback" not in result.output
 
+    result = runner.invoke(app, ["data", "info", "--dataset", "emodbx", "--data-root", str(tmp_path)])
+    assert result.exit_code == 2 and "emodbx" in result.output and "ravdess" in result.output
     result = runner.invoke(app, ["data", "info", "--dataset", "emodb", "--data-root", str(tmp_path)])
-    assert result.exit_code == 2 and "emodb" in result.output and "ravdess" in result.output
+    assert result.exit_code == 2 and "expected a wav/ folder" in result.output
+    result = runner.invoke(app, ["data", "info", "--dataset", "iemocap", "--option", "label_st=4class"])
+    assert result.exit_code == 2 and "label_st" in result.output and "Traceback" not in result.output
 
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")

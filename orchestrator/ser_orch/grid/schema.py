@@ -17,11 +17,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(BaseModel):
+    """``name`` and ``root``; every other key is an option of that dataset's loader (``label_set``,
+    ``improvised_only``, ``labels``, ``classes``, ...), checked against the loader's declared
+    options by the grid validation (ser_data.datasets.dataset_options)."""
+
+    model_config = ConfigDict(extra="allow")
+
     name: str = "ravdess"
-    root: str | None = Field(None, description="corpus folder; null = the built-in synthetic corpus")
-    label_set: str | None = None
-    improvised_only: bool | None = None
+    root: str | None = Field(None, description="corpus folder (manifest: its file); null = the data-roots file, else the built-in synthetic corpus")
 
 
 class FeatureSpec(_Strict):

@@ -322,10 +322,9 @@ class MocanuTask(Task):
 
 def _corpus_features(dataset: str, root: str | None, features: dict[str, Any]) -> str:
     """The feature cache of another corpus (pre-training on a corpus other than the trials')."""
-    from ser_data.datasets import load_manifest
     from ser_data.features import prepare_features
 
-    from ..inputs import resolve_root
+    from ..inputs import open_manifest
 
-    manifest = load_manifest(dataset, resolve_root({"name": dataset, "root": root}))
+    manifest = open_manifest({"name": dataset, "root": root})
     return str(prepare_features(manifest, features["name"], features.get("params") or {}).cache_path)

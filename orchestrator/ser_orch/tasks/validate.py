@@ -26,7 +26,9 @@ def _origin(key: str, trial: dict[str, Any]) -> str:
 
 def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
     """Raise GridError for the first problem found. Checks each configuration once (not per fold)."""
-    from ser_data.datasets import dataset_names
+    from ser_data.datasets import check_dataset_options, dataset_names
+
+    from ..inputs import loader_options
     from ser_data.features import FEATURES
     from ser_data.protocols import protocol_names
 
@@ -54,6 +56,10 @@ def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
         ds = trial["dataset"]
         if ds["name"] not in dataset_names():
             raise GridError(source, _origin("dataset.name", trial), f"unknown dataset '{ds['name']}'; allowed: {_allowed(dataset_names())}")
+        try:
+            check_dataset_options(ds["name"], loader_options(ds))
+        except SerError as exc:
+            raise GridError(source, None, str(exc)) from None
         feat = trial["features"]
         if feat["name"] not in FEATURES:
             raise GridError(source, _origin("features.name", trial), f"unknown features '{feat['name']}'; allowed: {_allowed(sorted(FEATURES))}")
