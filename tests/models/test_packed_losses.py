@@ -132,6 +132,20 @@ def test_triplet_random_pool_miner(distance, keep, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_triplet_random_pool_miner_with_a_pool_size_per_member(dtype):
+    # Liu's trainer: a fold with more batches draws a smaller pool per batch
+    pools = [60, 17, 41]
+    miner = PackedRandomPoolMiner(seeds=SEEDS, pool=pools)
+    for step in range(2):  # the generators carry on between batches
+        if step == 0:
+            reused = [TripletLoss("sqeuclidean", MARGINS[m], RandomPoolMiner(pool=pools[m], seed=SEEDS[m])) for m in range(M)]
+        compare(PackedTripletLoss(M, "sqeuclidean", MARGINS, miner), lambda m: reused[m], dtype, seed=step,
+                gens=miner_gens(miner))  # fmt: skip
+    with pytest.raises(ValueError, match="one size per member"):
+        PackedRandomPoolMiner(seeds=SEEDS, pool=[10, 20])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_triplet_semihard_and_hard(distance, dtype):
     gram = dict(rtol=2e-6, atol=2e-5) if dtype == torch.float32 and distance == "sqeuclidean" else None
