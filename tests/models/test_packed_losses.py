@@ -173,6 +173,21 @@ def test_no_valid_anchor_gives_zero_and_draws_nothing():
         assert miner.generators[1] is None or torch.equal(miner.generators[1].get_state(), before)
 
 
+def test_nothing_mined_on_a_non_finite_embedding_is_nan_as_unpacked():
+    # The unpacked losses return embedding.sum() * 0.0 when nothing qualifies: NaN for a member
+    # whose embedding is no longer finite (a diverged run), which the trainers must see.
+    emb, logits, y = make_batch(torch.float64, seed=3)
+    y[1] = 2  # member 1: one class only, nothing to mine
+    emb[1, 0, 0] = float("inf")
+    cases = [(PackedTripletLoss(M, "sqeuclidean", MARGINS, PackedRandomPoolMiner(seeds=SEEDS, pool=30)),
+              TripletLoss("sqeuclidean", MARGINS[1], RandomPoolMiner(pool=30, seed=SEEDS[1]))),
+             (PackedEmotionTripletLoss(M, LABELS, MIKELS_WHEEL, mining="hard"), EmotionTripletLoss(LABELS, MIKELS_WHEEL, mining="hard"))]
+    for packed, unpacked in cases:
+        values = packed(ModelOutput(emb, logits, emb), y)
+        assert torch.isnan(unpacked(ModelOutput(emb[1], logits[1], emb[1]), y[1]))
+        assert torch.isnan(values[1]) and torch.isfinite(values[[0, 2]]).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("mining", ["semihard", "hard"])
 def test_emotion_triplet(mining, dtype):
