@@ -441,3 +441,20 @@ def test_a_setting_that_must_be_shared_is_checked(name: str, field: str, value: 
 def test_members_lists_must_agree():
     with pytest.raises(ValueError, match="one entry per member"):
         train_kumar_packed([KUMAR.build(0, torch.float64)], KUMAR.data(torch.float64)[:2], KUMAR.settings[:1])
+    model = KUMAR.build(0, torch.float64)
+    with pytest.raises(ValueError, match="its own model object"):
+        train_kumar_packed([model, model], KUMAR.data(torch.float64)[:2], KUMAR.settings[:2])
+
+
+@pytest.mark.parametrize("name", ["kumar", "mocanu", "liu"])
+def test_members_on_the_same_fold_match_their_unpacked_runs(name: str):
+    # the same data objects for members 0 and 1 (seeds/scalars of one fold): batches are one
+    # gather, evaluation one shared-input forward
+    case, dtype = CASES[name], torch.float64
+    fold = case.data(dtype)[0]
+    results = case.packed([case.build(s.seed, dtype) for s in case.settings[:2]], [fold, fold], case.settings[:2])
+    for m, r in enumerate(results):
+        model = case.build(case.settings[m].seed, dtype)
+        ref = case.unpacked(model, m, fold, case.settings[m])
+        assert_same_result(r.result, ref, TOL[dtype]["history"], f"{name} member {m}")
+        assert_weights_close(r.state_dict, model.state_dict(), TOL[dtype]["weights"], f"{name} member {m}")

@@ -70,6 +70,8 @@ def check_members(recipe: str, models: Sequence[nn.Module], data: Sequence[Any],
     sizes.update({k: len(v) for k, v in lists.items() if v is not None})
     if len(set(sizes.values())) != 1:
         raise ValueError(f"{recipe}: one entry per member in each list, got {sizes}")
+    if len({id(model) for model in models}) != m:
+        raise ValueError(f"{recipe}: every member needs its own model object (each is trained in place)")
     kinds = {type(s) for s in settings}
     if len(kinds) != 1 or not dataclasses.is_dataclass(settings[0]):
         raise ValueError(f"{recipe}: every member needs the same settings dataclass, got {sorted(k.__name__ for k in kinds)}")

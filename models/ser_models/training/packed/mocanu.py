@@ -23,7 +23,7 @@ from ...base import ModelOutput, SerModel
 from ...packed import MemberStepLR, PackedAdam, PackedModel
 from ...se_resnet import MIN_FRAMES
 from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu
-from ..mocanu import MocanuResult, MocanuSettings, centroid_predict, fit_length, random_crops
+from ..mocanu import MocanuResult, MocanuSettings, centroid_predict, embed_sequences, fit_length, random_crops
 from .common import (
     DONE,
     FAILED,
@@ -47,34 +47,35 @@ Sequences = tuple[Sequence[np.ndarray], np.ndarray]
 
 
 @torch.no_grad()
-def _embed_sequences(model: PackedModel, seqs: Sequence[Sequence[np.ndarray]], rows: list[int],
-                     device: torch.device) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
-    """``embed_sequences`` of each row's own utterances (eval mode, one utterance at a time)."""
-    was_training = model.training
-    model.eval()
-    emb: list[list[Tensor]] = [[] for _ in rows]
-    logits: list[list[Tensor]] = [[] for _ in rows]
-    try:
-        for i in range(max(len(s) for s in seqs)):
-            groups: dict[tuple[int, ...], list[int]] = {}
-            for j, s in enumerate(seqs):
-                if i < len(s):
-                    groups.setdefault(tuple(fit_length(s[i], MIN_FRAMES).shape), []).append(j)
-            for js in groups.values():
-                arrays = [seqs[j][i] for j in js]
-                sub = [rows[j] for j in js]
-                if all(a is arrays[0] for a in arrays):  # the same utterance for every row: one input
-                    out = model(torch.from_numpy(fit_length(arrays[0], MIN_FRAMES)).T.unsqueeze(0).to(device),
-                                members=sub, shared_input=True)  # fmt: skip
-                else:
-                    x = torch.stack([torch.from_numpy(fit_length(a, MIN_FRAMES)).T for a in arrays]).unsqueeze(1)
-                    out = model(x.to(device), members=sub)
-                for k, j in enumerate(js):
-                    emb[j].append(out.embedding[k].float().cpu())
-                    logits[j].append(out.logits[k].float().cpu())
-    finally:
-        model.train(was_training)
-    return [(torch.cat(e).numpy(), torch.cat(lg).numpy()) for e, lg in zip(emb, logits)]
+def _embed_sequences(model: PackedModel, seqs: Sequence[Sequence[np.ndarray]], rows: list[int], device: torch.device,
+                     scratch: nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """``embed_sequences`` of each row's own utterances (eval mode, one utterance at a time).
+
+    Rows with the same utterances (the same fold) run each utterance as one shared-input forward
+    of those rows; a row with utterances of its own runs as an ordinary model, exactly as
+    ``embed_sequences`` (lengths differ between utterances, so folds cannot be batched), its
+    weights loaded into ``scratch`` (an ordinary model of the members' configuration)."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for j, s in enumerate(seqs):
+        groups.setdefault(tuple(id(a) for a in s), []).append(j)
+    out: list[tuple[np.ndarray, np.ndarray]] = [None] * len(rows)  # type: ignore[list-item]
+    for js in groups.values():
+        if len(js) == 1:
+            scratch.load_state_dict(model.member_state_dict(rows[js[0]]))
+            out[js[0]] = embed_sequences(scratch, seqs[js[0]], str(device))
+            continue
+        sub = model if [rows[j] for j in js] == list(range(model.num_members)) else model.select([rows[j] for j in js])
+        was_training = sub.training
+        sub.eval()
+        try:
+            outs = [sub(torch.from_numpy(fit_length(a, MIN_FRAMES)).T.unsqueeze(0).to(device), shared_input=True)
+                    for a in seqs[js[0]]]  # fmt: skip
+        finally:
+            sub.train(was_training)
+        for k, j in enumerate(js):
+            out[j] = (torch.cat([o.embedding[k].float().cpu() for o in outs]).numpy(),
+                      torch.cat([o.logits[k].float().cpu() for o in outs]).numpy())  # fmt: skip
+    return out
 
 
 def train_mocanu_packed(
@@ -108,6 +109,7 @@ def train_mocanu_packed(
     reached = reached_parameters(models[0], probe)
     skip = {m: unreached(reached, reads[m]) for m in range(mm)}
     pack = Pack(models, lambda params: PackedAdam(params, lr=[s.lr for s in settings]))
+    scratch = copy.deepcopy(models[0])  # evaluates members with validation utterances of their own
     sched = MemberStepLR([s.lr for s in settings], step_size=s0.lr_step, gamma=s0.lr_gamma)
     runs: list[dict[str, Any]] = [{"epoch": 0, "best_val": None, "best_epoch": 0, "bad": 0, "best_model": None,
                                    "stopped": False, "history": []} for _ in range(mm)]  # fmt: skip
@@ -177,7 +179,7 @@ def train_mocanu_packed(
         pack.set_lr({m: sched.lrs[m] for m in live})
         with_val = [m for m in live if vals[m] is not None]
         val_out = dict(zip(with_val, _embed_sequences(pack.model, [vals[m][0] for m in with_val],  # type: ignore[index]
-                                                      pack.rows(with_val), dev))) if with_val else {}  # fmt: skip
+                                                      pack.rows(with_val), dev, scratch))) if with_val else {}  # fmt: skip
         infos: dict[int, dict[str, Any]] = {}
         for m in live:
             run = runs[m]
