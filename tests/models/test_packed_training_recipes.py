@@ -41,9 +41,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-
 from ser_models import create_model
-from ser_models.losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, TripletLoss, WeightedSum
+from ser_models.losses import (
+    CrossEntropy,
+    EmotionTripletLoss,
+    HardTripletMiner,
+    TripletLoss,
+    WeightedSum,
+)
 from ser_models.training import (
     HISTORY_KEYS,
     KumarSettings,

@@ -25,6 +25,7 @@ Contract (each ``train_<recipe>_packed``)
 - Returns one :class:`MemberResult` per member, in order.
 """
 
+from . import kumar, lian, liu, mocanu
 from .common import MemberResult, PackedOnEpoch
 from .kumar import train_kumar_packed
 from .lian import train_lian_packed
@@ -32,5 +33,9 @@ from .liu import train_liu_packed
 from .losses import pack_losses
 from .mocanu import train_mocanu_packed
 
-__all__ = ["MemberResult", "PackedOnEpoch", "pack_losses", "train_kumar_packed", "train_lian_packed", "train_liu_packed",
-           "train_mocanu_packed"]
+# Per recipe, the settings fields that may differ between the members of a pack (the others
+# must be equal; Mocanu's losses may also differ in their scalars, see ``pack_losses``).
+PER_MEMBER: dict[str, frozenset[str]] = {m.RECIPE: m.PER_MEMBER for m in (kumar, mocanu, liu, lian)}
+
+__all__ = ["PER_MEMBER", "MemberResult", "PackedOnEpoch", "pack_losses", "train_kumar_packed", "train_lian_packed",
+           "train_liu_packed", "train_mocanu_packed"]

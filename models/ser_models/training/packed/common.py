@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ...base import ModelOutput, SerModel
 from ...packed import PackedModel, PackedOptimizer
-from ..loop import NonFiniteLoss, StateFn, to_cpu
+from ..loop import NonFiniteLoss, StateFn
 
 R = TypeVar("R")
 # on_epoch(infos, state_fn): infos = {member index: that member's history entry of this pack epoch}
@@ -85,10 +85,6 @@ def check_members(recipe: str, models: Sequence[nn.Module], data: Sequence[Any],
     return m
 
 
-def failure(message: Exception) -> NonFiniteLoss:
-    return message if isinstance(message, NonFiniteLoss) else NonFiniteLoss(str(message))
-
-
 class Pack:
     """The members still training, as one PackedModel and one packed optimizer.
 
@@ -101,7 +97,6 @@ class Pack:
         self.opt = make_optimizer(self.model.params)
         self.live: list[int] = list(range(len(models)))
         self.frozen: dict[int, tuple[dict[str, Tensor], dict[str, Any]]] = {}
-        self.names = list(self.model.params)
 
     def row(self, member: int) -> int:
         return self.live.index(member)
@@ -276,13 +271,11 @@ __all__ = [
     "PackedOnEpoch",
     "check_members",
     "check_resume",
-    "failure",
     "finish_models",
     "gather",
     "pack_state",
     "predict",
     "reached_parameters",
     "train_step",
-    "to_cpu",
     "unreached",
 ]

@@ -18,7 +18,12 @@ import torch
 from torch import Tensor
 
 from ...base import ModelOutput, SerModel
-from ...packed import MemberPlateau, PackedAdam, PackedContrastiveLoss, PackedCrossEntropy
+from ...packed import (
+    MemberPlateau,
+    PackedAdam,
+    PackedContrastiveLoss,
+    PackedCrossEntropy,
+)
 from ...pairs import make_pairs
 from ..lian import LianResult, LianSettings
 from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu

@@ -16,7 +16,13 @@ import torch
 from torch import Tensor
 
 from ...base import SerModel
-from ...packed import PackedAdam, PackedCrossEntropy, PackedRandomPoolMiner, PackedTripletLoss, PackedWeightedSum
+from ...packed import (
+    PackedAdam,
+    PackedCrossEntropy,
+    PackedRandomPoolMiner,
+    PackedTripletLoss,
+    PackedWeightedSum,
+)
 from ..batches import batch_indices
 from ..liu import LiuResult, LiuSettings
 from ..loop import NonFiniteLoss, RandomStreams, batch_accuracy, epoch_info, to_cpu

@@ -16,7 +16,14 @@ from typing import Any
 
 from torch import nn
 
-from ...losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, SemiHardTripletMiner, TripletLoss, WeightedSum
+from ...losses import (
+    CrossEntropy,
+    EmotionTripletLoss,
+    HardTripletMiner,
+    SemiHardTripletMiner,
+    TripletLoss,
+    WeightedSum,
+)
 from ...losses.emotion_triplet import POLARITIES
 from ...packed import (
     PackedCrossEntropy,

@@ -23,7 +23,14 @@ from ...base import ModelOutput, SerModel
 from ...packed import MemberStepLR, PackedAdam, PackedModel
 from ...se_resnet import MIN_FRAMES
 from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu
-from ..mocanu import MocanuResult, MocanuSettings, centroid_predict, embed_sequences, fit_length, random_crops
+from ..mocanu import (
+    MocanuResult,
+    MocanuSettings,
+    centroid_predict,
+    embed_sequences,
+    fit_length,
+    random_crops,
+)
 from .common import (
     DONE,
     FAILED,
