@@ -132,6 +132,20 @@ def test_triplet_random_pool_miner(distance, keep, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_triplet_random_pool_miner_with_a_pool_size_per_member(dtype):
+    # Liu's trainer: a fold with more batches draws a smaller pool per batch
+    pools = [60, 17, 41]
+    miner = PackedRandomPoolMiner(seeds=SEEDS, pool=pools)
+    for step in range(2):  # the generators carry on between batches
+        if step == 0:
+            reused = [TripletLoss("sqeuclidean", MARGINS[m], RandomPoolMiner(pool=pools[m], seed=SEEDS[m])) for m in range(M)]
+        compare(PackedTripletLoss(M, "sqeuclidean", MARGINS, miner), lambda m: reused[m], dtype, seed=step,
+                gens=miner_gens(miner))  # fmt: skip
+    with pytest.raises(ValueError, match="one size per member"):
+        PackedRandomPoolMiner(seeds=SEEDS, pool=[10, 20])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("distance", DISTANCES)
 def test_triplet_semihard_and_hard(distance, dtype):
     gram = dict(rtol=2e-6, atol=2e-5) if dtype == torch.float32 and distance == "sqeuclidean" else None
@@ -157,6 +171,21 @@ def test_no_valid_anchor_gives_zero_and_draws_nothing():
                          torch.float64, labels=y, gens=miner_gens(miner))  # fmt: skip
         assert values[1] == 0
         assert miner.generators[1] is None or torch.equal(miner.generators[1].get_state(), before)
+
+
+def test_nothing_mined_on_a_non_finite_embedding_is_nan_as_unpacked():
+    # The unpacked losses return embedding.sum() * 0.0 when nothing qualifies: NaN for a member
+    # whose embedding is no longer finite (a diverged run), which the trainers must see.
+    emb, logits, y = make_batch(torch.float64, seed=3)
+    y[1] = 2  # member 1: one class only, nothing to mine
+    emb[1, 0, 0] = float("inf")
+    cases = [(PackedTripletLoss(M, "sqeuclidean", MARGINS, PackedRandomPoolMiner(seeds=SEEDS, pool=30)),
+              TripletLoss("sqeuclidean", MARGINS[1], RandomPoolMiner(pool=30, seed=SEEDS[1]))),
+             (PackedEmotionTripletLoss(M, LABELS, MIKELS_WHEEL, mining="hard"), EmotionTripletLoss(LABELS, MIKELS_WHEEL, mining="hard"))]
+    for packed, unpacked in cases:
+        values = packed(ModelOutput(emb, logits, emb), y)
+        assert torch.isnan(unpacked(ModelOutput(emb[1], logits[1], emb[1]), y[1]))
+        assert torch.isnan(values[1]) and torch.isfinite(values[[0, 2]]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

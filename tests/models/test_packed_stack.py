@@ -184,6 +184,27 @@ def test_shared_input_and_other_methods():
         torch.testing.assert_close(aux[m], model.aux_logits(model(x).features), **TOL)
 
 
+def test_a_subset_call_that_updates_no_buffer_leaves_them_alone():
+    # Lian's multi-task head: a training forward of the whole pack, then the aux head for some
+    # members only. The head updates no running statistic, so the stacked buffers must keep
+    # their version (the forward's BatchNorm backward still needs them) and their values.
+    models = members("lian-cnn1d")
+    packed = PackedModel(models).train()
+    out = packed(batch("lian-cnn1d"))
+    before = {n: (b._version, b.clone()) for n, b in packed.buffers.items()}
+    aux = packed.call("aux_logits", out.features[[0, 2]], members=[0, 2])
+    for n, b in packed.buffers.items():
+        assert b._version == before[n][0] and torch.equal(b, before[n][1]), n
+    (out.logits.square().sum() + aux.square().sum()).backward()  # raised "modified by an inplace operation" before
+    x = batch("lian-cnn1d")
+    for m in (0, 2):
+        ref = models[m].train()(x[m])
+        (ref.logits.square().sum() + models[m].aux_logits(ref.features).square().sum()).backward()
+        torch.testing.assert_close(packed.params["aux.weight"].grad[m], models[m].aux.weight.grad, **TOL)
+        torch.testing.assert_close(packed.params["classifier.weight"].grad[m], models[m].classifier.weight.grad, **TOL)
+    assert torch.count_nonzero(packed.params["aux.weight"].grad[1]) == 0
+
+
 def test_template_runs_recurrent_and_bad_input_is_rejected():
     packed = PackedModel(members("lstm-6"))
     assert isinstance(packed._template.rnn, Recurrent)

@@ -47,10 +47,19 @@ def gather_rows(x: Tensor, idx: Tensor) -> Tensor:
     return x.gather(1, idx[:, :, None].expand(-1, -1, x.shape[2]))
 
 
-def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean over dim 1 of the entries where ``mask`` holds; 0 (in the graph) where none does."""
+def masked_mean(values: Tensor, mask: Tensor, empty: Tensor | None = None) -> Tensor:
+    """Mean over dim 1 of the entries where ``mask`` holds; where none does, ``empty`` (one value
+    per row; default 0, in the graph)."""
     kept = torch.where(mask, values, values.new_zeros(()))
-    return kept.sum(dim=1) / mask.sum(dim=1).clamp_min(1).to(values.dtype)
+    count = mask.sum(dim=1)
+    mean = kept.sum(dim=1) / count.clamp_min(1).to(values.dtype)
+    return mean if empty is None else torch.where(count > 0, mean, empty)
+
+
+def zero_of(x: Tensor) -> Tensor:
+    """Per member ``x.sum() * 0.0``: the unpacked losses' zero when nothing qualifies, which is
+    NaN when ``x`` is not finite (so a diverged member's loss is NaN here too)."""
+    return x.flatten(1).sum(dim=1) * 0.0
 
 
 def select_members(output: ModelOutput, idx: Tensor) -> ModelOutput:
@@ -135,7 +144,7 @@ class PackedTripletLoss(PackedLoss):
         ea = gather_rows(emb, mined.a)
         d_ap = batched_paired(ea, gather_rows(emb, mined.p), self.distance)
         d_an = batched_paired(ea, gather_rows(emb, mined.n), self.distance)
-        return masked_mean(F.relu(d_ap - d_an + margin[:, None]), mined.valid)
+        return masked_mean(F.relu(d_ap - d_an + margin[:, None]), mined.valid, zero_of(emb))
 
 
 def _window_weights(d: Tensor, near: Tensor, far: Tensor, margin: Tensor, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -197,7 +206,7 @@ class PackedEmotionTripletLoss(PackedLoss):
         a, b = alpha[:, None], beta[:, None]
         t1 = torch.where(has_rel, F.relu(hardest_pos - nearest_rel + a), F.relu(hardest_pos - nearest_other + a))
         t2 = torch.where(has_rel & has_neg, F.relu(farthest_rel - nearest_neg + b), torch.zeros_like(t1))
-        return masked_mean(t1 + t2, has_pos & other.any(2))
+        return masked_mean(t1 + t2, has_pos & other.any(2), zero_of(emb))
 
 
 class PackedContrastiveLoss(PackedLoss):

@@ -103,24 +103,29 @@ class PackedMiner:
         order = torch.argsort((~valid).to(torch.uint8), dim=1, stable=True)
         return pos, neg, order, valid.sum(dim=1).tolist()
 
-    def _draw_pool(self, labels: Tensor, size: int, members: list[int]) -> Indexed:
-        """``size`` random anchors per member (with replacement), then a random positive and
-        negative each: the unpacked ``RandomTripletMiner(n_triplets=...)`` / pool draw."""
+    def _draw_pool(self, labels: Tensor, size: int | Sequence[int], members: list[int]) -> Indexed:
+        """``size`` random anchors per member (with replacement; one size for all, or one per
+        member of the miner), then a random positive and negative each: the unpacked
+        ``RandomTripletMiner(n_triplets=...)`` / pool draw. Rows past a member's own size are
+        padding (``valid`` False)."""
         pos, neg, order, counts = self._anchors(labels)
         mm, b = labels.shape
         dev = labels.device
-        pick = torch.zeros(mm, size, dtype=torch.long, device=dev)
-        s_pos = torch.zeros(mm, size, b, device=dev)
-        s_neg = torch.zeros(mm, size, b, device=dev)
+        sizes = [int(size)] * mm if isinstance(size, int) else [int(size[m]) for m in members]
+        width = max(sizes)
+        pick = torch.zeros(mm, width, dtype=torch.long, device=dev)
+        s_pos = torch.zeros(mm, width, b, device=dev)
+        s_neg = torch.zeros(mm, width, b, device=dev)
         for j, m in enumerate(members):
             if counts[j] == 0:
                 continue  # unpacked: returns empty, draws nothing
-            gen = self.generator(m, dev)
-            pick[j] = torch.randint(counts[j], (size,), generator=gen, device=dev)
-            s_pos[j] = torch.rand((size, b), generator=gen, device=dev)
-            s_neg[j] = torch.rand((size, b), generator=gen, device=dev)
+            gen, k = self.generator(m, dev), sizes[j]
+            pick[j, :k] = torch.randint(counts[j], (k,), generator=gen, device=dev)
+            s_pos[j, :k] = torch.rand((k, b), generator=gen, device=dev)
+            s_neg[j, :k] = torch.rand((k, b), generator=gen, device=dev)
         a = order.gather(1, pick)
-        valid = torch.tensor(counts, device=dev)[:, None].gt(0).expand(mm, size)
+        has = torch.tensor(counts, device=dev)[:, None].gt(0)
+        valid = has & (torch.arange(width, device=dev)[None, :] < torch.tensor(sizes, device=dev)[:, None])
         return Indexed(a, _pick(s_pos, _rows(pos, a)), _pick(s_neg, _rows(neg, a)), valid)
 
 
@@ -160,16 +165,22 @@ class PackedRandomMiner(PackedMiner):
 
 class PackedRandomPoolMiner(PackedMiner):
     """Liu & Wang's ``RandomPoolMiner`` per member: a pool of random triplets, filtered to the
-    semi-hard and/or hard ones on the batch's distances."""
+    semi-hard and/or hard ones on the batch's distances. ``pool``: one size for all members, or
+    one per member (Liu's trainer spreads its pool over a fold's batches, so folds of other
+    sizes draw other pool sizes)."""
 
-    def __init__(self, seeds: Sequence[int] | None = None, pool: int = 1000, keep: str = "semihard+hard",
+    def __init__(self, seeds: Sequence[int] | None = None, pool: int | Sequence[int] = 1000, keep: str = "semihard+hard",
                  margin: float | None = None, generators: Sequence[torch.Generator] | None = None) -> None:  # fmt: skip
         super().__init__(seeds, generators)
-        if pool < 1:
+        pools = [int(pool)] * self.num_members if isinstance(pool, int) else [int(p) for p in pool]
+        if len(pools) != self.num_members:
+            raise ValueError(f"pool needs one size per member ({self.num_members}), got {len(pools)}")
+        if any(p < 1 for p in pools):
             raise ValueError(f"pool must be >= 1, got {pool}")
         if keep not in KEEP:
             raise ValueError(f"keep must be one of {KEEP}, got {keep!r}")
-        self.pool, self.keep, self.margin = pool, keep, margin
+        self.pool: int | list[int] = pool if isinstance(pool, int) else pools
+        self.keep, self.margin = keep, margin
 
     def mine(self, dist: Tensor, labels: Tensor, margin: Tensor, members: list[int]) -> Indexed:
         a, p, n, valid = self._draw_pool(labels, self.pool, members)

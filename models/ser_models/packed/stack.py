@@ -145,6 +145,7 @@ class PackedModel:
         idx = self._index(members)
         params = self.params if idx is None else {n: p.index_select(0, idx) for n, p in self.params.items()}
         buffers = self.buffers if idx is None else {n: b.index_select(0, idx) for n, b in self.buffers.items()}
+        before = {} if idx is None or not self.training else {n: b.clone() for n, b in buffers.items()}
         module: nn.Module = self._template if method == "forward" else _Method(self._template, method)
         prefix = "" if method == "forward" else "inner."
         m = self.num_members if idx is None else idx.numel()
@@ -167,7 +168,11 @@ class PackedModel:
         if idx is not None and self.training and self.buffers:
             with torch.no_grad():  # the subset's updated running stats go back; the others never moved
                 for n, b in self.buffers.items():
-                    b.index_copy_(0, idx, buffers[n])
+                    # only buffers this call changed, so a call that updates none (e.g. a head)
+                    # leaves the stacked buffers alone: the backward of an earlier whole-pack
+                    # forward may still need them unmodified (autograd checks their version)
+                    if not torch.equal(buffers[n], before[n]):
+                        b.index_copy_(0, idx, buffers[n])
         if isinstance(result, tuple):
             items = list(result)
             for i in none_at:
