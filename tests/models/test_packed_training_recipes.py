@@ -61,6 +61,7 @@ from ser_models.training import (
     train_liu,
     train_mocanu,
 )
+from ser_models.training.liu import SegmentVal
 from ser_models.training.packed import (
     MemberResult,
     train_kumar_packed,
@@ -165,6 +166,16 @@ MOCANU_S1 = replace(
 )
 
 # ---------------------------------------------------------------- Liu: CNN-LSTM, pool triplets + CE
+def liu_vals(dtype: torch.dtype) -> list[SegmentVal | None]:
+    """Validation segments of members 0 and 1 (6 utterances of 2 segments; model selection, and
+    early stopping for member 1); member 2 without a validation part."""
+    out: list[SegmentVal | None] = []
+    for m in range(2):
+        x, y = blobs(12, (20, 26), 90 + m, dtype)
+        out.append(SegmentVal(x.reshape(12, -1), y[::2], torch.arange(12) // 2))
+    return [*out, None]
+
+
 LIU = Case(
     build=seeded(lambda: create_model("liu-cnn-lstm", 4, input_dim=20 * 26, n_coeffs=26, channels=[2, 2, 4],
                                       freq_channels=4, lstm_hidden=4)),  # fmt: skip
@@ -172,17 +183,24 @@ LIU = Case(
     data=lambda dt: [(x.reshape(len(y), -1), y) for x, y in (blobs(n, (20, 26), 3 + n, dt) for n in (40, 70, 33))],
     settings=[
         LiuSettings(epochs=3, batch_size=16, lr=3e-3, alpha=0.5, margin=0.5, triplet_pool=300, seed=4),
-        LiuSettings(epochs=3, batch_size=16, lr=2e-3, weight_decay=0.0, alpha=1.0, margin=1.0, triplet_pool=300, seed=5),  # no CE
+        LiuSettings(epochs=3, batch_size=16, lr=2e-3, weight_decay=0.0, alpha=1.0, margin=1.0, triplet_pool=300,
+                    patience=1, seed=5),  # no CE
         LiuSettings(epochs=3, batch_size=16, lr=4e-3, weight_decay=1e-4, alpha=0.0, margin=2.0, triplet_pool=300, seed=6),  # no triplets
     ],
     packed=lambda models, data, settings, on_epoch=None, resume=None: train_liu_packed(
-        models, data, settings, on_epoch=on_epoch, resume_state=resume),
-    unpacked=lambda model, m, d, s, on_epoch=None, resume=None: train_liu(model, d, s, on_epoch=on_epoch, resume_state=resume),
+        models, data, settings, on_epoch=on_epoch, resume_state=resume, vals=liu_vals(data[0][0].dtype)),
+    unpacked=lambda model, m, d, s, on_epoch=None, resume=None: train_liu(
+        model, d, s, on_epoch=on_epoch, resume_state=resume, val=liu_vals(d[0].dtype)[m]),
     diverge={"lr": 1e307},
 )
 
 
 # ---------------------------------------------------------------- Lian: 1-D CNN, pairs, aux head
+def lian_vals(dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor] | None]:
+    """Validation inputs of members 0 and 2 (model selection); member 1 without."""
+    return [blobs(10, (40, 13), 80, dtype), None, blobs(10, (40, 13), 81, dtype)]
+
+
 def lian_aux(d: list[Any]) -> list[torch.Tensor | None]:
     return [None if m == 1 else x[1] % 2 for m, x in enumerate(d)]  # member 1 without multi-task targets
 
@@ -193,12 +211,13 @@ LIAN = Case(
     settings=[
         LianSettings(epochs=4, batch_size=6, lr=3e-3, lam=0.6, margin=0.5, loader="loader_2", aux_weight=0.3, lr_patience=0, seed=6),
         LianSettings(epochs=4, batch_size=6, lr=2e-3, lam=1.0, margin=0.3, loader="loader_2", aux_weight=0.3, lr_patience=0, seed=7),
-        LianSettings(epochs=4, batch_size=6, lr=4e-3, lam=0.0, margin=0.5, loader="loader_2", aux_weight=0.0, lr_patience=0, seed=8),
+        LianSettings(epochs=4, batch_size=6, lr=4e-3, lam=0.0, margin=0.5, loader="loader_2", aux_weight=0.0, lr_patience=0,
+                     patience=1, seed=8),
     ],
     packed=lambda models, data, settings, on_epoch=None, resume=None: train_lian_packed(
-        models, data, settings, on_epoch=on_epoch, resume_state=resume, aux=lian_aux(data)),
+        models, data, settings, on_epoch=on_epoch, resume_state=resume, aux=lian_aux(data), vals=lian_vals(data[0][0].dtype)),
     unpacked=lambda model, m, d, s, on_epoch=None, resume=None: train_lian(
-        model, d, s, on_epoch=on_epoch, resume_state=resume, aux=[d[1] % 2, None, d[1] % 2][m]),
+        model, d, s, on_epoch=on_epoch, resume_state=resume, aux=[d[1] % 2, None, d[1] % 2][m], val=lian_vals(d[0].dtype)[m]),
     diverge={"lr": 1e307},
 )
 

@@ -5,11 +5,15 @@ Each member: its pairs (its own numpy generator, drawn anew every epoch), ``lam`
 loss. The loss of each member is built op for op as the unpacked trainer builds it
 (``(1 - lam) * CE``, or ``logits.sum() * 0`` at lam = 1; ``+ lam * contrastive`` when lam > 0;
 ``(1 - mu) * base + mu * CE(aux head)`` with targets and mu > 0), and its epoch loss is summed
-in Python floats as there, since the plateau decides on it.
+in Python floats as there, since the plateau decides on it. With validation inputs (``vals[m]``)
+a member keeps its best validation epoch's weights and, with ``patience``, leaves the pack when it
+stops improving.
 """
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +30,7 @@ from ...packed import (
 )
 from ...pairs import make_pairs
 from ..lian import LianResult, LianSettings
-from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu
+from ..loop import NonFiniteLoss, RandomStreams, SelectionResult, epoch_info, select_model, selection_run, softmax_accuracy, to_cpu
 from .common import (
     DONE,
     FAILED,
@@ -45,7 +49,7 @@ from .common import (
 )
 
 RECIPE = "lian"
-PER_MEMBER = frozenset({"lr", "lam", "margin", "aux_weight", "seed"})
+PER_MEMBER = frozenset({"lr", "lam", "margin", "aux_weight", "patience", "seed"})
 
 
 def _column(values: Sequence[float], members: Sequence[int], like: Tensor) -> Tensor:
@@ -62,9 +66,10 @@ def train_lian_packed(
     *,
     aux: Sequence[Tensor | None] | None = None,
     rngs: Sequence[np.random.Generator | None] | None = None,
+    vals: Sequence[tuple[Tensor, Tensor] | None] | None = None,
 ) -> list[MemberResult[LianResult]]:
     """Train ``models[m]`` in place on ``data[m] = (x, y)``, as ``train_lian(models[m], data[m],
-    settings[m], aux=aux[m], rng=rngs[m])`` would; the contract is the package's. ``aux``: per
+    settings[m], aux=aux[m], rng=rngs[m], val=vals[m])`` would; the contract is the package's. ``aux``: per
     member the multi-task targets or None; ``rngs``: per member the pair generator or None
     (seeded from its ``seed``)."""
     mm = check_members(RECIPE, models, data, settings, PER_MEMBER, aux=aux, rngs=rngs)
@@ -89,7 +94,9 @@ def train_lian_packed(
             for m in range(mm)}  # fmt: skip
     pack = Pack(models, lambda params: PackedAdam(params, lr=[s.lr for s in settings]))
     plateau = MemberPlateau([s.lr for s in settings], factor=0.5, patience=s0.lr_patience)
-    runs: list[dict[str, Any]] = [{"epoch": 0, "history": []} for _ in range(mm)]
+    vals = list(vals) if vals is not None else [None] * mm
+    scratch = copy.deepcopy(models[0])  # evaluates a member on its own validation inputs
+    runs: list[dict[str, Any]] = [selection_run() for _ in range(mm)]
     status, errors = [TRAINING] * mm, [None] * mm
     if resume_state is not None:
         check_resume(RECIPE, resume_state, mm)
@@ -174,14 +181,20 @@ def train_lian_packed(
             lr = pack.opt.lr[pack.row(m)]  # the rate this epoch trained with
             plateau.step([epoch_loss], members=[m])
             runs[m]["epoch"] += 1
+            val_acc = None
+            if vals[m] is not None and math.isfinite(epoch_loss):
+                scratch.load_state_dict(pack.model_state(m))
+                val_acc = softmax_accuracy(scratch, *vals[m])
+                select_model(runs[m], val_acc, scratch, settings[m].patience)
             try:
                 info = epoch_info(phase=1, epoch=runs[m]["epoch"], global_epoch=runs[m]["epoch"], loss=epoch_loss,
-                                  train_acc=correct[m] / max(1, n_seen[m]), lr=lr, pairs=len(pairs[m][0]))  # fmt: skip
+                                  train_acc=correct[m] / max(1, n_seen[m]), val_acc=val_acc, lr=lr,
+                                  stop=runs[m]["stopped"], pairs=len(pairs[m][0]))  # fmt: skip
             except NonFiniteLoss as err:
                 status[m], errors[m] = FAILED, str(err)
                 continue
             runs[m]["history"].append(info)
-            if runs[m]["epoch"] >= s0.epochs:
+            if runs[m]["epoch"] >= s0.epochs or runs[m]["stopped"]:
                 status[m] = DONE
             infos[m] = dict(info)
         pack.set_lr({m: plateau.lrs[m] for m in live})
@@ -191,11 +204,13 @@ def train_lian_packed(
 
     results: list[MemberResult[LianResult]] = []
     for m, model in enumerate(models):
-        final = pack.model_state(m)
+        error = NonFiniteLoss(errors[m]) if status[m] == FAILED else None
+        final = runs[m]["best_model"] if runs[m]["best_model"] is not None and error is None else pack.model_state(m)
         if runs[m]["epoch"] > 0:
             finish_models([model], [final])
-        error = NonFiniteLoss(errors[m]) if status[m] == FAILED else None
-        result = None if error is not None else LianResult(runs[m]["epoch"], runs[m]["history"])
+        result = None if error is not None else SelectionResult(
+            epochs=runs[m]["epoch"], history=runs[m]["history"], best_epoch=runs[m]["best_epoch"] or runs[m]["epoch"],
+            best_val=runs[m]["best_val"], stopped_early=runs[m]["stopped"])
         results.append(MemberResult(m, result, error, runs[m]["history"], final, model))
     return results
 

@@ -2,12 +2,14 @@
 
 Each member: its batch order and triplet-pool generators (both seeded from its ``seed``), its
 pool size per batch (``ceil(triplet_pool / batches)`` of its own fold), ``alpha``, ``margin``,
-Adam's ``lr`` and ``weight_decay``. No early stopping: a member leaves the pack only when its
-loss becomes NaN/inf.
+Adam's ``lr`` and ``weight_decay``. With validation segments (``vals[m]``) a member keeps its best
+validation epoch's weights and, with ``patience``, leaves the pack when it stops improving; it
+also leaves when its loss becomes NaN/inf.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -24,8 +26,8 @@ from ...packed import (
     PackedWeightedSum,
 )
 from ..batches import batch_indices
-from ..liu import LiuResult, LiuSettings
-from ..loop import NonFiniteLoss, RandomStreams, batch_accuracy, epoch_info, to_cpu
+from ..liu import LiuResult, LiuSettings, SegmentVal, utterance_accuracy
+from ..loop import NonFiniteLoss, RandomStreams, SelectionResult, batch_accuracy, epoch_info, select_model, selection_run, to_cpu
 from .common import (
     DONE,
     FAILED,
@@ -44,7 +46,7 @@ from .common import (
 )
 
 RECIPE = "liu"
-PER_MEMBER = frozenset({"lr", "weight_decay", "alpha", "margin", "seed"})
+PER_MEMBER = frozenset({"lr", "weight_decay", "alpha", "margin", "patience", "seed"})
 
 
 def train_liu_packed(
@@ -54,9 +56,10 @@ def train_liu_packed(
     device: torch.device | str = "cpu",
     on_epoch: PackedOnEpoch | None = None,
     resume_state: dict[str, Any] | None = None,
+    vals: Sequence[SegmentVal | None] | None = None,
 ) -> list[MemberResult[LiuResult]]:
     """Train ``models[m]`` in place on ``data[m] = (x, y)`` training segments, as
-    ``train_liu(models[m], data[m], settings[m])`` would; the contract is the package's."""
+    ``train_liu(models[m], data[m], settings[m], val=vals[m])`` would; the contract is the package's."""
     mm = check_members(RECIPE, models, data, settings, PER_MEMBER)
     s0 = settings[0]
     dev = torch.device(device)
@@ -79,7 +82,9 @@ def train_liu_packed(
                          or {"embedding"}) for m, s in enumerate(settings)}  # fmt: skip
     pack = Pack(models, lambda params: PackedAdam(params, lr=[s.lr for s in settings],
                                                   weight_decay=[s.weight_decay for s in settings]))  # fmt: skip
-    runs: list[dict[str, Any]] = [{"epoch": 0, "history": []} for _ in range(mm)]
+    vals = list(vals) if vals is not None else [None] * mm
+    scratch = copy.deepcopy(models[0])  # evaluates a member on its own validation segments
+    runs: list[dict[str, Any]] = [selection_run() for _ in range(mm)]
     status, errors = [TRAINING] * mm, [None] * mm
     if resume_state is not None:
         check_resume(RECIPE, resume_state, mm)
@@ -125,14 +130,21 @@ def train_liu_packed(
         for m in live:
             run = runs[m]
             run["epoch"] += 1
+            loss = float(totals[m]) / ns[m]
+            val_acc = None
+            if vals[m] is not None and math.isfinite(loss):
+                scratch.load_state_dict(pack.model_state(m))
+                val_acc = utterance_accuracy(scratch, vals[m])
+                select_model(run, val_acc, scratch, settings[m].patience)
             try:
-                info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=float(totals[m]) / ns[m],
-                                  train_acc=float(correct[m]) / ns[m], lr=settings[m].lr)  # fmt: skip
+                info = epoch_info(phase=1, epoch=run["epoch"], global_epoch=run["epoch"], loss=loss,
+                                  train_acc=float(correct[m]) / ns[m], val_acc=val_acc, lr=settings[m].lr,
+                                  stop=run["stopped"])  # fmt: skip
             except NonFiniteLoss as err:
                 status[m], errors[m] = FAILED, str(err)
                 continue
             run["history"].append(info)
-            if run["epoch"] >= s0.epochs:
+            if run["epoch"] >= s0.epochs or run["stopped"]:
                 status[m] = DONE
             infos[m] = dict(info)
         pack.freeze([m for m in live if status[m] != TRAINING])
@@ -141,10 +153,12 @@ def train_liu_packed(
 
     results: list[MemberResult[LiuResult]] = []
     for m, model in enumerate(models):
-        final = pack.model_state(m)
+        error = NonFiniteLoss(errors[m]) if status[m] == FAILED else None
+        final = runs[m]["best_model"] if runs[m]["best_model"] is not None and error is None else pack.model_state(m)
         if runs[m]["epoch"] > 0:
             finish_models([model], [final])
-        error = NonFiniteLoss(errors[m]) if status[m] == FAILED else None
-        result = None if error is not None else LiuResult(runs[m]["epoch"], runs[m]["history"])
+        result = None if error is not None else SelectionResult(
+            epochs=runs[m]["epoch"], history=runs[m]["history"], best_epoch=runs[m]["best_epoch"] or runs[m]["epoch"],
+            best_val=runs[m]["best_val"], stopped_early=runs[m]["stopped"])
         results.append(MemberResult(m, result, error, runs[m]["history"], final, model))
     return results

@@ -234,7 +234,8 @@ def train_mocanu_packed(
         final = run["best_model"] if run["best_model"] is not None and error is None else pack.model_state(m)
         if run["epoch"] > 0:
             finish_models([model], [final])
-        result = None if error is not None else MocanuResult(run["epoch"], run["best_epoch"] or run["epoch"],
-                                                             run["best_val"], run["stopped"], run["history"])  # fmt: skip
+        result = None if error is not None else MocanuResult(
+            epochs=run["epoch"], history=run["history"], best_epoch=run["best_epoch"] or run["epoch"],
+            best_val=run["best_val"], stopped_early=run["stopped"])
         results.append(MemberResult(m, result, error, run["history"], {k: v.to(dev) for k, v in final.items()}, model))
     return results
