@@ -10,7 +10,15 @@ class SerError(Exception):
 
 
 class DataError(SerError):
-    """A bad data root, layout, dataset/feature/protocol name or parameter."""
+    """A bad data root, layout, dataset/feature/protocol name or parameter.
+
+    `key` names the offending parameter where there is one (e.g. ``params.n_fft``), so a grid
+    checker can point at the exact grid key.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        self.key = key
+        super().__init__(message)
 
 
 class AudioFileError(DataError):

@@ -70,7 +70,7 @@ NO_ROOT = "/nonexistent/iemocap"  # validation must fail before any data is touc
         (TINY_LIAN, "loss.lambda: [0.6, 1.0]", "loss.lambda: [0.6, 1.2]", "grid.loss.lambda"),
         (TINY_LIAN, "margin: 0.5", "margin: -0.5", "loss.margin"),
         (TINY_LIAN, "train: {{epochs: 1,", "train: {{segment_seconds: 3, epochs: 1,", "train.segment_seconds"),
-        (TINY_LIAN, "name: iemocap, root", "name: ravdess, root", "loss.aux_task"),
+        (TINY_LIAN, "name: iemocap, root: {root}, label_set: 4class, improvised_only: true", "name: ravdess, root: {root}", "loss.aux_task"),
         (TINY_LIAN, "aux_task: dominance", "aux_task: arousal", "loss.aux_task"),
     ],
 )

@@ -53,7 +53,7 @@ CASES = [
     ("liu_alpha", "train", {"train.epochs": -1}, "train.epochs", "must be an integer >= 0, got -1"),
     ("liu_alpha", "loss", {"loss.selection": "easy"}, "loss.selection", "'easy' not allowed; allowed: semihard+hard, semihard, hard"),
     ("liu_alpha", "model", {"model.overrides": {"lstm_hidden": 0}}, "model.overrides", "hidden_size must be greater than zero"),
-    ("liu_alpha", "features", {"features.params.train_overlap_seconds": 5.0}, "features.params.train_overlap_seconds", "shorter than the segment"),
+    ("liu_alpha", "features", {"features.params.train_overlap_seconds": 5.0}, "features.params.train_overlap_seconds", "must be shorter than params.segment_seconds"),
     ("lian_contrastive", "train", {"train.test": "mean"}, "train.test", "'mean' not allowed; allowed: average, crop"),
     ("lian_contrastive", "loss", {"loss.margin": 0}, "loss.margin", "must be a number > 0, got 0"),
     ("lian_contrastive", "model", {"model.overrides": {"kernel": 3}}, "model.overrides", "unexpected keyword argument 'kernel'"),

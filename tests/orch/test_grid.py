@@ -97,7 +97,7 @@ def test_folds_subset_and_out_of_range():
         ({"model.family: [fc, cnn]": "model.family: [fc, transformer]"}, r"grid\.model\.family: unknown model 'transformer-6'; families: cnn, fc, gru, lstm, resnet, rnn"),
         ({"features: {name: mfcc39}": "features: {name: mfcc99}"}, r"features\.name: unknown features 'mfcc99'; allowed: .*mfcc39"),
         ({"protocol: {name: kumar_70_30,": "protocol: {name: tenfold,"}, r"protocol\.name: unknown protocol 'tenfold'; allowed: .*kumar_70_30"),
-        ({"task: kumar": "task: kumar\ndataset: {name: emodb}"}, r"dataset\.name: unknown dataset 'emodb'; allowed: .*ravdess"),
+        ({"task: kumar": "task: kumar\ndataset: {name: timit}"}, r"dataset\.name: unknown dataset 'timit'; allowed: .*ravdess"),
         ({"train: {": "loss: {margin: -0.1}\ntrain: {"}, r"loss\.margin: must be a number > 0, got -0\.1"),
         ({"batch_size: 32": "batch_size: 0"}, r"train\.batch_size: must be an integer >= 2, got 0"),
         ({"batch_size: 32": "batchsize: 32"}, r"train\.batchsize: unknown key; did you mean 'batch_size'\?; allowed: pretrain_epochs, triplet_epochs, batch_size"),

@@ -59,7 +59,7 @@ class FeatureSpec:
             if key in PARAM_RANGES:
                 lo, hi = PARAM_RANGES[key]
                 if not lo <= out[key] <= hi:
-                    raise DataError(f"feature {self.name}: params.{key}={value!r} out of range; allowed: {lo:g}..{hi:g}")
+                    raise DataError(f"feature {self.name}: params.{key}={value!r} out of range; allowed: {lo:g}..{hi:g}", key=f"params.{key}")
         _check_together(self.name, out)
         return out
 
@@ -67,7 +67,7 @@ class FeatureSpec:
 def _check_together(feature: str, p: dict[str, Any]) -> None:
     """Relations between params that librosa would otherwise reject on the first file."""
     def bad(why: str) -> DataError:
-        return DataError(f"feature {feature}: {why}")
+        return DataError(f"feature {feature}: {why}", key=why.split("=", 1)[0])
 
     if "win_length" in p and "n_fft" in p and p["win_length"] > p["n_fft"]:
         raise bad(f"params.win_length={p['win_length']} is larger than params.n_fft={p['n_fft']}")

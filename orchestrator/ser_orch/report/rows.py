@@ -59,12 +59,15 @@ def _interval(ci: Any) -> str:
 
 
 def stat_headers(table: TableStats | None, metrics: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """Headers of the statistics columns: one CI per metric, then the comparisons."""
+    """Headers of the statistics columns: the CI of the compared metric, then the comparisons.
+
+    One CI column only, so the table fits a terminal; every metric's CI is in results.csv/json.
+    """
     if table is None or table.ratio is None:
         return {}, []
     name = metric_name(table.metric)
     compare = [f"{name} vs best", "p", f"{name} vs baseline", "p"] if table.comparison is not None else []
-    return {m: f"{metric_name(m)} 95% CI" for m in metrics}, compare
+    return {m: f"{metric_name(m)} 95% CI" for m in metrics if m == table.metric}, compare
 
 
 def stat_cells(table: TableStats | None, config_id: str, metrics: Sequence[str]) -> tuple[dict[str, str], list[str]]:

@@ -26,11 +26,13 @@ BASELINE_STYLE = "italic cyan"
 
 
 def to_table(data: TableRows, title: str | None, caption: str | None, marker_column: bool) -> Table:
-    table = Table(title=title, caption=caption, show_lines=False)
+    table = Table(title=title, caption=caption, show_lines=False, collapse_padding=True)
     if marker_column:
-        table.add_column("", no_wrap=True, width=1)
-    for header, numeric in zip(data.headers, data.numeric):
-        table.add_column(header, justify="right" if numeric else "left")
+        table.add_column("", no_wrap=True, min_width=1)
+    for i, (header, numeric) in enumerate(zip(data.headers, data.numeric)):
+        # Cells keep their width (only headers wrap) so a squeezed table never cuts a value short.
+        widest = max((len(row[i]) for row in data.rows if i < len(row)), default=0)
+        table.add_column(header, justify="right" if numeric else "left", min_width=min(widest, 24) or None)
     baseline = list(data.baseline) + [False] * (len(data.rows) - len(data.baseline))
     for row, best, base in zip(data.rows, data.best, baseline):
         cells = [Text(c) for c in row]

@@ -99,15 +99,7 @@ class LiuTask(Task):
     def settings(self, trial: dict[str, Any]) -> LiuConfig:
         if trial["features"]["name"] != "mfcc_seg":
             raise TaskConfigError("features.name", f"'{trial['features']['name']}' not allowed; the liu task uses mfcc_seg")
-        p = segment_params(trial)
-        if not p["segment_seconds"] > 0:
-            raise TaskConfigError("features.params.segment_seconds", f"must be > 0, got {p['segment_seconds']}")
-        for key in ("train_overlap_seconds", "test_overlap_seconds"):
-            if not (0 <= p[key] < p["segment_seconds"]):
-                raise TaskConfigError(
-                    f"features.params.{key}",
-                    f"must be >= 0 and shorter than the segment (segment_seconds = {p['segment_seconds']}), got {p[key]}",
-                )
+        p = segment_params(trial)  # ranges and overlap < segment are checked by the feature registry
         frames = max(4, int(round(p["segment_seconds"] * p["sr"] / p["hop_length"])))
         name, overrides = read_model(trial, MODEL, frames * p["n_mfcc"], p["n_mfcc"])
         loss = read_section(LiuLoss, trial, "loss")

@@ -66,7 +66,8 @@ def validate_trials(grid: Grid, trials: list[dict[str, Any]]) -> None:
         try:
             FEATURES[feat["name"]].resolve(feat.get("params"))
         except SerError as exc:
-            raise GridError(source, _origin("features.params", trial), str(exc)) from None
+            key = f"features.{exc.key}" if getattr(exc, "key", None) else "features.params"
+            raise GridError(source, _origin(key, trial), str(exc)) from None
         prot = trial["protocol"]
         if prot["name"] not in protocol_names():
             raise GridError(source, _origin("protocol.name", trial), f"unknown protocol '{prot['name']}'; allowed: {_allowed(protocol_names())}")
