@@ -16,7 +16,7 @@ LAYERS = {
     "rundir": 1,
     "results": 2, "inputs": 2, "pretrain": 2, "runlock": 2,
     "tasks": 3, "baseline": 3,
-    "trial": 4,
+    "trial": 4, "packing": 4,
     "runner": 5, "report": 5,
     "experiment": 6,
     "slurm": 7,

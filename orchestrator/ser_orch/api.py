@@ -81,6 +81,7 @@ def run(
     pretrain_workers: int | None = None,
     track: str | None = None,
     tracking_uri: str | None = None,
+    pack: str | int = "auto",
     address: str | None = None,
     console: Console | None = None,
 ) -> Results:
@@ -90,13 +91,14 @@ def run(
     grid axis becomes that single value, e.g. ``{"model.family": "fc"}``). ``address``: run on
     an existing Ray cluster instead of a new local one. ``track``: ``"tensorboard"``, ``"mlflow"``
     or ``"none"`` like ``--track`` (default: the grid's ``track:``), ``tracking_uri`` like
-    ``--tracking-uri`` (docs/grids.md "Experiment tracking"). ``console``: where progress and tables
+    ``--tracking-uri`` (docs/grids.md "Experiment tracking"). ``pack``: ``"auto"``, ``"off"`` or
+    N members per pack, like ``--pack`` (docs/packing.md). ``console``: where progress and tables
     go (default: this process's terminal; pass ``Console(quiet=True)`` for silence).
     Bad input raises ``ser_data.errors.SerError`` with the same one-line message as the CLI."""
     options = RunOptions(quick=quick, folds=folds, epochs=epochs, dataset=dataset,
                          data_root=str(data_root) if data_root is not None else None,
                          overrides=dict(overrides or {}), pretrain_workers=pretrain_workers,
-                         track=track, tracking_uri=tracking_uri)
+                         track=track, tracking_uri=tracking_uri, pack=pack)
     exp = Experiment.from_grid(grid, options)
     return _run(exp, out, dict(cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                                max_concurrent=max_concurrent, max_failures=max_failures), address, console)

@@ -29,6 +29,7 @@ from .faults import check_folder
 from .grid import (DEFAULT_MAX_TRIALS, Grid, GridError, count_configs, expand, load_grid, parse_fold_list, parse_grid,
                    set_dotted)
 from .inputs import DataSummary, FoldCountError, TrialInputs, plan_inputs
+from .packing import PackPlan, parse_pack, plan_packs
 from .report.build import BuiltReport, build_report
 from .results.records import completed_trial_ids
 from .rundir import RunDir, create_run_dir, default_run_path, open_run_dir
@@ -57,6 +58,7 @@ class RunOptions:
     pretrain_workers: int | None = None
     track: str | None = None  # tensorboard | mlflow | none; None = the grid's `track:` (resolved by from_grid)
     tracking_uri: str | None = None  # MLflow tracking URI; None = the run folder's own store
+    pack: str | int = "auto"  # packing.parse_pack: auto | off | N members per pack
 
     def to_meta(self) -> dict[str, Any]:
         return {**asdict(self), "overrides": dict(self.overrides)}
@@ -115,6 +117,7 @@ class Experiment:
         More than ``max_trials`` trials is a GridError (None: no limit)."""
         loaded = grid if isinstance(grid, Grid) else load_grid(grid)
         task = _task_of(loaded)
+        parse_pack(options.pack)  # a bad --pack fails before anything is planned
         tracking = choose_tracking(options.track, loaded.spec.track, options.tracking_uri)
         options = replace(options, track=tracking.backend, tracking_uri=tracking.uri)  # run.json keeps the choice
         overrides: dict[str, Any] = {}
@@ -221,16 +224,25 @@ class Experiment:
                     return RunOutcome(ran=0, skipped=len(self.trials), failed=[])
                 check_capacity(cluster, resources, task.stage_workers(todo))
                 staged = task.stage(todo, self.inputs, run.path, console)
-                jobs = [
-                    {"trial": t, "inputs": self.inputs[t["trial_id"]].with_stage(staged.get(t["trial_id"], {})).to_dict()}
-                    for t in todo
-                ]
+                inputs = {t["trial_id"]: self.inputs[t["trial_id"]].with_stage(staged.get(t["trial_id"], {})).to_dict()
+                          for t in todo}
+                plan = self.packs(todo, resources)
+                if console is not None:
+                    console.print(plan.summary)
+                jobs = [{"trial": p[0], "inputs": inputs[p[0]["trial_id"]]} if len(p) == 1
+                        else {"pack": p, "inputs": [inputs[t["trial_id"]] for t in p]} for p in plan.packs]
                 callbacks = [*tracking_callbacks(Tracking.of(self.options), run), *callbacks]
                 return run_trials(jobs, run, resources, total=len(self.trials), console=console, callbacks=list(callbacks))
         finally:
             if ray_log.count and console is not None:
                 console.print(f"[yellow]Ray reported {ray_log.count} problem(s)[/] (first: {escape(ray_log.first or '')}); "
                               f"details in {ray_log.path}", soft_wrap=True)
+
+    def packs(self, trials: list[dict[str, Any]] | None = None, resources: Resources | None = None) -> PackPlan:
+        """How ``trials`` (default: all) train under this run's ``--pack``: a GPU run when
+        ``resources`` give each trial a GPU share."""
+        on_gpu = resources is not None and resources.gpus_per_trial > 0
+        return plan_packs(self.trials if trials is None else trials, parse_pack(self.options.pack), on_gpu=on_gpu)
 
     # ---- report ----
     def report(self, console: Console | None = None, *, plots: bool = True) -> BuiltReport:

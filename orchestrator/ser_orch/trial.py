@@ -98,18 +98,23 @@ def run_trial(
     ctx = TrialContext(device=device, on_epoch=on_epoch, resume_state=resume_state, stage=dict(inputs.stage))
     start = time.perf_counter()
     outcome = task.run(trial, settings, data, ctx)
-    bad = {k: v for k, v in outcome.metrics.items() if isinstance(v, float) and not math.isfinite(v)}
-    if bad:
-        raise TrialDiverged(f"metric(s) {', '.join(f'{k}={v}' for k, v in bad.items())}: training diverged")
-    run = RunDir.at(run_dir)
+    problem = _diverged(outcome.metrics)
+    if problem is not None:
+        raise TrialDiverged(problem)
+    return _record(RunDir.at(run_dir), trial, data, outcome, time.perf_counter() - start, device)
+
+
+def _record(run: RunDir, trial: dict[str, Any], data: FoldData, outcome: TrialOutcome, seconds: float,
+            device: str, extra: dict[str, Any] | None = None) -> TrialRecord:
+    """Write a trained trial's arrays and record (the same for a trial run alone or in a pack)."""
     _write_arrays(run, trial["trial_id"], outcome)
     record = TrialRecord.for_trial(
         trial,
         "done",
-        metrics={**outcome.metrics, "train_seconds": round(time.perf_counter() - start, 3)},
+        metrics={**outcome.metrics, "train_seconds": round(seconds, 3)},
         labels=list(data.labels),
         confusion=outcome.confusion,
-        extra=outcome.extra,
+        extra={**outcome.extra, **(extra or {})},
         node=os.environ.get("SER_ORCH_NODE") or socket.gethostname(),  # Slurm node name when run by a job
         device=device,
         history=outcome.history,
@@ -117,6 +122,62 @@ def run_trial(
     )
     write_record(run.path, record)
     return record
+
+
+def _diverged(metrics: dict[str, Any]) -> str | None:
+    bad = {k: v for k, v in metrics.items() if isinstance(v, float) and not math.isfinite(v)}
+    return f"metric(s) {', '.join(f'{k}={v}' for k, v in bad.items())}: training diverged" if bad else None
+
+
+def run_pack(
+    trials: list[dict[str, Any]],
+    inputs: list[TrialInputs],
+    run_dir: str | Path,
+    *,
+    on_epoch: Any = None,
+    resume_state: dict[str, Any] | None = None,
+    cpus: float = 1.0,
+    device: str | None = None,
+) -> list[TrialRecord]:
+    """Train ``trials`` (one task, equal ``Task.pack_key``) as one packed model and write one
+    record per member, exactly as ``run_trial`` writes it, plus ``extra.pack`` (the pack's size
+    and this member's place in it). A member whose training diverged gets a failed record with
+    the reason; the others go on. ``on_epoch`` is a ``PackedOnEpoch``; the checkpoint it gets
+    (and ``resume_state``) is the whole pack's."""
+    torch.set_num_threads(max(1, int(cpus)))
+    device = device or pick_device()
+    task = get_task(trials[0]["task"])
+    run = RunDir.at(run_dir)
+    prepared, datas = [], []
+    for trial, trial_inputs in zip(trials, inputs):
+        # Global seeds as run_trial sets them, before each member's own preparation.
+        torch.manual_seed(trial["seed"])
+        np.random.seed(trial["seed"] % 2**32)
+        data = fold_data(trial, trial_inputs, device)
+        ctx = TrialContext(device=device, stage=dict(trial_inputs.stage))
+        prepared.append(task.prepare(trial, task.settings(trial), data, ctx))
+        datas.append(data)
+    start = time.perf_counter()
+    members = task.train_packed(prepared, TrialContext(device=device, on_epoch=on_epoch, resume_state=resume_state))
+    seconds = (time.perf_counter() - start) / len(trials)  # the pack's time, shared out
+    records = []
+    for i, (trial, data, member) in enumerate(zip(trials, datas, members)):
+        pack = {"pack": {"size": len(trials), "member": i}}
+        if member.failed:
+            record = TrialRecord.for_trial(trial, "failed", error=f"{type(member.error).__name__}: {member.reason}",
+                                           history=member.history, extra=pack)
+            write_record(run.path, record)
+        else:
+            outcome = task.finish(prepared[i], member.result)
+            problem = _diverged(outcome.metrics)
+            if problem is not None:
+                record = TrialRecord.for_trial(trial, "failed", error=f"TrialDiverged: {problem}", history=outcome.history,
+                                               extra=pack)
+                write_record(run.path, record)
+            else:
+                record = _record(run, trial, data, outcome, seconds, device, pack)
+        records.append(record)
+    return records
 
 
 def _write_arrays(run: RunDir, trial_id: str, outcome: TrialOutcome) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ def ablate(
     pretrain_workers: opt.PretrainWorkers = None,
     track: opt.Track = None,
     tracking_uri: opt.TrackingUri = None,
+    pack: opt.Pack = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
@@ -60,6 +62,7 @@ def run_grid(
     pretrain_workers: int | None = None,
     track: str | None = None,
     tracking_uri: str | None = None,
+    pack: str | None = None,
     slurm: str | None = None,
     nodes: int | None = None,
     gpus_per_node: int | None = None,
@@ -70,6 +73,7 @@ def run_grid(
 ) -> None:
     """The options of `ablate`, `sweep` and `submit` -> one `run_experiment` call."""
     from ..experiment import Experiment, LocalLauncher, RunOptions, resolve_resources, run_experiment
+    from ..packing import parse_pack
     from ..runner.tracking import Tracking, check_resume_tracking
 
     if slurm is None and (dry_run or wait or nodes or gpus_per_node is not None or time or partition):
@@ -79,11 +83,13 @@ def run_grid(
             raise fail("--resume needs --out RUN_DIR (the run folder to finish)")
         exp = Experiment.resume(out, grid, pretrain_workers=pretrain_workers)
         check_resume_tracking(Tracking.of(exp.options), track, tracking_uri)
+        if pack is not None:  # packing never changes what a trial computes: a resume may choose again
+            exp.options = replace(exp.options, pack=parse_pack(pack))
         stored = (exp.run.meta.get("options") or {}).get("resources") if exp.run else None
     else:
         options = RunOptions(quick=quick, folds=folds, epochs=epochs, dataset=dataset,
                              data_root=str(data_root) if data_root else None, pretrain_workers=pretrain_workers,
-                             track=track, tracking_uri=tracking_uri)
+                             track=track, tracking_uri=tracking_uri, pack=parse_pack(pack))
         exp = Experiment.from_grid(grid, options, max_trials=max_trials)
         stored = None
     resources = resolve_resources({"cpus_per_trial": cpus_per_trial, "gpus_per_trial": gpus_per_trial,

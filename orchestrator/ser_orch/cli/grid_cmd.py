@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..experiment import compile_grid
 from ..grid import DEFAULT_MAX_TRIALS, count_configs, parse_fold_list
+from ..packing import parse_pack, plan_packs
 from . import run_options as opt
 from .common import console, err_console, user_errors
 
@@ -26,10 +27,14 @@ def show(
     quick: Annotated[bool, typer.Option("--quick", help="Apply the grid's quick profile.")] = False,
     folds: Annotated[str | None, typer.Option(help="Fold subset, e.g. 0,1,2 or 0-4.")] = None,
     max_trials: opt.MaxTrials = DEFAULT_MAX_TRIALS,
+    pack: opt.Pack = None,
+    gpus_per_trial: opt.GpusPerTrial = None,
 ) -> None:
-    """Print the trials a grid expands to, and their counts."""
+    """Print the trials a grid expands to, their counts, and how they would pack (--pack, and
+    --gpus-per-trial > 0 for a GPU run)."""
     grid, trials = compile_grid(grid_file, quick=quick, folds=parse_fold_list(folds), max_trials=max_trials)
     n_configs = count_configs(trials)
+    plan = plan_packs(trials, parse_pack(pack), on_gpu=bool(gpus_per_trial))
     if as_json:
         payload = {
             "grid": grid.name,
@@ -37,6 +42,7 @@ def show(
             "n_trials": len(trials),
             "n_configs": n_configs,
             "trials": trials,
+            "packs": [[t["trial_id"] for t in p] for p in plan.packs],
         }
         typer.echo(json.dumps(payload, indent=2))
         return
@@ -58,6 +64,17 @@ def show(
         f"({spec.dataset.root or 'built-in synthetic corpus'}), features [bold]{spec.features.name}[/], "
         f"protocol [bold]{spec.protocol.name}[/] ({spec.protocol.folds} folds)"
     )
+    console.print(plan.summary)
+    if plan.packed:
+        packs = Table(title="packs (one Tune trial each)")
+        for name in ("pack", "members", "configurations", "folds", "seeds"):
+            packs.add_column(name)
+        for i, members in enumerate(plan.packs):
+            configs = sorted({t["config_id"] for t in members})
+            packs.add_row(str(i), str(len(members)), ", ".join(configs),
+                          ",".join(str(f) for f in sorted({t["fold"] for t in members})),
+                          ",".join(str(x) for x in sorted({t["seed"] for t in members})))
+        console.print(packs)
 
 
 @app.command("validate")

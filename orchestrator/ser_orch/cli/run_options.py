@@ -23,6 +23,7 @@ MaxConcurrent = Annotated[int | None, typer.Option(min=1, help="At most this man
 PretrainWorkers = Annotated[int | None, typer.Option(min=1, help="Data-parallel workers of the pre-training stage (Mocanu S2-S5's Ray Train job); overrides train.pretrain.workers.")]
 Track = Annotated[str | None, typer.Option("--track", show_default=False, help="Experiment tracking of every trial's training: tensorboard (<run>/tensorboard/), mlflow or none; overrides the grid's track: key (default none). Needs pip install -e '.[tracking]'.")]
 TrackingUri = Annotated[str | None, typer.Option("--tracking-uri", help="With --track mlflow: the MLflow tracking URI (default $MLFLOW_TRACKING_URI, else a SQLite store in the run folder).")]
+Pack = Annotated[str | None, typer.Option("--pack", show_default=False, help="Train trials that share model, features and schedule as one packed model: auto (default: pack on a GPU, not on a CPU), off, or N = at most N trials per pack; resources (--cpus/--gpus-per-trial) are per pack.")]
 MaxFailures = Annotated[int | None, typer.Option(min=0, show_default=False, help="Retries of a failing trial (default 1).")]
 MaxTrials = Annotated[int, typer.Option(min=1, help="Refuse a grid that expands to more trials than this (a mistyped range would take minutes and gigabytes).")]
 

@@ -30,6 +30,7 @@ def submit(
     pretrain_workers: opt.PretrainWorkers = None,
     track: opt.Track = None,
     tracking_uri: opt.TrackingUri = None,
+    pack: opt.Pack = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
     time: opt.TimeLimit = None,

@@ -32,6 +32,7 @@ def sweep(
     pretrain_workers: opt.PretrainWorkers = None,
     track: opt.Track = None,
     tracking_uri: opt.TrackingUri = None,
+    pack: opt.Pack = None,
     slurm: opt.Slurm = None,
     nodes: opt.Nodes = None,
     gpus_per_node: opt.GpusPerNode = None,
@@ -56,6 +57,6 @@ def sweep(
         grid=sweeps[name].grid, quick=quick, out=out, resume=resume, dataset=dataset, data_root=data_root,
         folds=folds, epochs=epochs, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
         max_concurrent=max_concurrent, max_failures=max_failures, max_trials=max_trials, pretrain_workers=pretrain_workers,
-        track=track, tracking_uri=tracking_uri, slurm=slurm, nodes=nodes,
+        track=track, tracking_uri=tracking_uri, pack=pack, slurm=slurm, nodes=nodes,
         gpus_per_node=gpus_per_node, time=time, partition=partition, wait=wait, dry_run=dry_run,
     )

@@ -6,6 +6,8 @@ from typing import Any
 
 from ray import tune
 
+from .jobs import job_trials, tune_job
+
 
 class AttemptCounter(tune.Callback):
     """Tune retries a failing trial ``--max-failures`` times; its record says how often it ran."""
@@ -14,10 +16,8 @@ class AttemptCounter(tune.Callback):
         self.failures: dict[str, int] = {}
 
     def _count(self, trial: Any) -> None:
-        job = (getattr(trial, "config", None) or {}).get("job") or {}
-        trial_id = (job.get("trial") or {}).get("trial_id")
-        if trial_id is not None:
-            self.failures[trial_id] = int(getattr(trial, "num_failures", 0) or 0)
+        for member in job_trials(tune_job(trial)):
+            self.failures[member["trial_id"]] = int(getattr(trial, "num_failures", 0) or 0)
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self._count(trial)

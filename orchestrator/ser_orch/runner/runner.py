@@ -17,6 +17,7 @@ from ser_data.errors import SerError
 from ..faults import RunInterrupted, check_folder
 from ..results.records import TrialRecord, completed_trial_ids, write_record
 from ..rundir import RunDir
+from .jobs import failed_members, job_trials
 
 
 @dataclass
@@ -156,8 +157,8 @@ def run_trials(
     console: Console | None = None,
     callbacks: list[Any] | None = None,
 ) -> RunOutcome:
-    """Run ``jobs`` (``{"trial": config, "inputs": TrialInputs dict}`` each, none complete yet) as
-    one Tune experiment on the Ray cluster this process is connected to (see `ray_session`).
+    """Run ``jobs`` (``runner.jobs``: one trial or a pack each, none complete yet) as one Tune
+    experiment on the Ray cluster this process is connected to (see `ray_session`).
 
     If the latest Tune experiment in the run folder was cut short (preemption, requeue, a killed
     driver), it is restored: finished trials stay finished, running ones resume from their last
@@ -170,7 +171,7 @@ def run_trials(
     from .progress import TrialProgress
     from .trainable import trainable
 
-    total = len(jobs) if total is None else total
+    total = sum(len(job_trials(job)) for job in jobs) if total is None else total
     skipped = total - len(jobs)
     storage = run.tune_dir.resolve()
     # Experiment state saved often: a preempted job loses at most a few seconds of Tune bookkeeping.
@@ -229,25 +230,29 @@ def run_trials(
     check_folder(run.path)
     finished = completed_trial_ids(run.path)
     ended: list[tuple[dict[str, Any], str]] = []
+    failed_in_pack: list[dict[str, Any]] = []
     unfinished = 0
     for result in results:
-        trial = ((result.config or {}).get("job") or {}).get("trial")
-        if trial is None or trial["trial_id"] in finished:
+        members = [t for t in job_trials((result.config or {}).get("job")) if t["trial_id"] not in finished]
+        if not members:
             continue
         if result.error is None and not (result.metrics or {}).get("trial_done"):
-            unfinished += 1  # Tune stopped before it ended: interrupted (Ctrl-C / SIGINT)
+            unfinished += len(members)  # Tune stopped before it ended: interrupted (Ctrl-C / SIGINT)
             continue
+        recorded = set(failed_members(result.metrics if result.error is None else None))  # failed members' own records
         error = _one_line_error(result.error) if result.error else "trial ended without a result"
-        ended.append((trial, error + attempts.suffix(trial["trial_id"])))
+        ended += [(t, error + attempts.suffix(t["trial_id"])) for t in members if t["trial_id"] not in recorded]
+        failed_in_pack += [t for t in members if t["trial_id"] in recorded]
     for trial, error in ended:
         write_record(run.path, TrialRecord.for_trial(trial, "failed", error=error))
     if unfinished:
         # Tune saved those trials as running, with their checkpoints: the attempt stays unmarked,
         # so a --resume restores it and they continue where they stopped (no failed record).
-        done = skipped + sum(1 for job in jobs if job["trial"]["trial_id"] in finished)
+        done = skipped + sum(1 for job in jobs for t in job_trials(job) if t["trial_id"] in finished)
         raise RunInterrupted(run.path, done=done, left=total - done)
     (restore / ATTEMPT_DONE).touch()
-    return RunOutcome(ran=len(jobs), skipped=skipped, failed=[trial["trial_id"] for trial, _ in ended])
+    ran = sum(len(job_trials(job)) for job in jobs)
+    return RunOutcome(ran=ran, skipped=skipped, failed=[t["trial_id"] for t, _ in ended] + [t["trial_id"] for t in failed_in_pack])
 
 
 def _next_attempt(storage: Path) -> int:

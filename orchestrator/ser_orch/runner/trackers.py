@@ -24,6 +24,7 @@ from ray.tune.result import AUTO_RESULT_KEYS
 
 from ..results.records import TrialRecord
 from ..rundir import RunDir
+from .jobs import job_trials, tune_job
 
 # Keys of a result that say where a value belongs rather than being one.
 BOOKKEEPING = frozenset({"phase", "epoch", "global_epoch", "stop", "trial_done", "skipped"})
@@ -77,23 +78,28 @@ class TrialTracker(tune.Callback):
 
     # ---- what Tune calls ----
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        job = trial.config["job"]["trial"]
-        if result.get("phase") != "final":
-            self.epoch(job, int(result["global_epoch"]), logged_values(result))
-            return
-        record = self.record(job["trial_id"])
-        if record is None or not record.done:
-            return  # no record, nothing to show; the runner records the failure
-        if result.get("skipped"):
-            self.replay(job, record)
-        else:
-            self.final(job, record)
+        job = tune_job(trial)
+        packed = "pack" in job
+        for member in job_trials(job):
+            if result.get("phase") != "final":
+                if not packed:  # a pack's results are the pack's; its members' curves come from their records
+                    self.epoch(member, int(result["global_epoch"]), logged_values(result))
+                continue
+            record = self.record(member["trial_id"])
+            if record is None or not record.done:
+                continue  # no record, nothing to show; the runner records the failure
+            if result.get("skipped") or packed:
+                self.replay(member, record)
+            else:
+                self.final(member, record)
 
     def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
-        self.durable(trial.config["job"]["trial"])
+        for member in job_trials(tune_job(trial)):
+            self.durable(member)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self.failed(trial.config["job"]["trial"])
+        for member in job_trials(tune_job(trial)):
+            self.failed(member)
 
     def on_experiment_end(self, trials: list, **info: Any) -> None:
         self.close()

@@ -14,13 +14,24 @@ A run calls a task's hooks in this order:
 3. ``run(trial, settings, data, ctx)`` once per trial, in a Ray worker: train on ``data`` (the
    fold, already sliced), report every epoch through ``ctx.on_epoch`` (the contract of
    ``ser_models.training.loop``), resume from ``ctx.resume_state`` when given, and return a
-   ``TrialOutcome``.
+   ``TrialOutcome``. A task implements it as three steps, so that a pack of trials
+   (``run_pack``) shares all but the training:
+
+   - ``prepare(trial, settings, data, ctx)``: the model, seeded, and the trainer's inputs;
+   - ``train(prepared, ctx)`` (one trial, the unpacked trainer) or
+     ``train_packed(prepared_list, ctx)`` (``ser_models.training.packed``: one stacked model);
+   - ``finish(prepared, result)``: evaluation on the test part -> ``TrialOutcome``.
+
+Packing: trials whose ``pack_key`` is equal (and not None) may train as one pack: the same
+model, feature shapes, batch size and epoch budget; they differ only in fold, seed and the
+grid keys in ``pack_free`` (each maps to a field of ``ser_models.training.packed.PER_MEMBER``).
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -78,6 +89,10 @@ class TrialOutcome:
     y_pred: np.ndarray | None = None
 
 
+# Trial keys that are not part of what a pack shares.
+_NOT_SHAPE = frozenset({"trial_id", "config_id", "axes", "fold", "seed"})
+
+
 class Task(ABC):
     """Base of the four paper recipes; see the module docstring for the hooks."""
 
@@ -102,9 +117,43 @@ class Task(ABC):
         """Work shared by the trials, once per run (see the module docstring)."""
         return {}
 
+    # ---- one trial, or a pack of them ----
+    pack_free: ClassVar[frozenset[str]] = frozenset()  # grid keys members of a pack may differ in
+    packable: ClassVar[bool] = False  # implements train_packed
+
     @abstractmethod
+    def prepare(self, trial: dict[str, Any], settings: Any, data: FoldData, ctx: TrialContext) -> Any:
+        """The trial's model (seeded as its unpacked run seeds it) and its trainer's inputs."""
+
+    @abstractmethod
+    def train(self, prepared: Any, ctx: TrialContext) -> Any:
+        """Run the unpacked trainer on one prepared trial; returns the trainer's result."""
+
+    def train_packed(self, prepared: Sequence[Any], ctx: TrialContext) -> list[Any]:
+        """Run the packed trainer on prepared trials (``ctx.on_epoch`` is a PackedOnEpoch);
+        returns one ``ser_models.training.packed.MemberResult`` per member."""
+        raise NotImplementedError(f"the {self.name} task does not pack")
+
+    @abstractmethod
+    def finish(self, prepared: Any, result: Any) -> TrialOutcome:
+        """Evaluate the trained model of one prepared trial on its test part."""
+
     def run(self, trial: dict[str, Any], settings: Any, data: FoldData, ctx: TrialContext) -> TrialOutcome:
         """Train and evaluate one trial."""
+        prepared = self.prepare(trial, settings, data, ctx)
+        return self.finish(prepared, self.train(prepared, ctx))
+
+    def pack_key(self, trial: dict[str, Any]) -> str | None:
+        """Trials with equal keys may train as one pack (None: this trial never packs). The key is
+        the trial's config without what may differ between members: fold, seed, ``pack_free``."""
+        if not self.packable:
+            return None
+        kept = {k: v for k, v in trial.items() if k not in _NOT_SHAPE}
+        for dotted in self.pack_free:
+            section, _, key = dotted.partition(".")
+            if isinstance(kept.get(section), dict) and key in kept[section]:
+                kept[section] = {k: v for k, v in kept[section].items() if k != key}
+        return json.dumps(kept, sort_keys=True, default=str)
 
     @abstractmethod
     def optimizer_steps(self, settings: Any, train_labels: np.ndarray) -> int:

@@ -9,6 +9,7 @@ Grid sections used:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,19 +122,39 @@ class KumarTask(Task):
         s = settings.train
         return (s.pretrain_epochs + s.triplet_epochs) * -(-len(train_labels) // s.batch_size)
 
-    def run(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
+    # Members of a pack may differ in these (ser_models.training.packed.kumar.PER_MEMBER).
+    pack_free = frozenset({"train.lr_start", "train.lr_end", "train.weight_decay", "train.patience", "train.min_delta",
+                           "train.phase2_lr", "loss.margin", "loss.triplet_weight", "loss.ce_weight"})  # fmt: skip
+    packable = True
+
+    def prepare(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_models import create_model
-        from ser_models.training.kumar import evaluate_kumar, train_kumar
 
         torch.manual_seed(int(trial["seed"]))
         model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[1]),
                              **settings.overrides)
         val = (data.x_val, data.y_val) if data.x_val is not None else None
-        result = train_kumar(
-            model, (data.x_train, data.y_train), val, settings.train, device=ctx.device,
-            on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
-        )
-        ev = evaluate_kumar(model, (data.x_train, data.y_train), (data.x_test, data.y_test))
+        return _Prepared(model, settings.train, data, val)
+
+    def train(self, prepared: _Prepared, ctx: TrialContext) -> Any:
+        from ser_models.training.kumar import train_kumar
+
+        d = prepared.data
+        return train_kumar(prepared.model, (d.x_train, d.y_train), prepared.val, prepared.settings, device=ctx.device,
+                           on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)
+
+    def train_packed(self, prepared: Sequence[_Prepared], ctx: TrialContext) -> list[Any]:
+        from ser_models.training.packed import train_kumar_packed
+
+        return train_kumar_packed([p.model for p in prepared], [((p.data.x_train, p.data.y_train), p.val) for p in prepared],
+                                  [p.settings for p in prepared], device=ctx.device, on_epoch=ctx.on_epoch,
+                                  resume_state=ctx.resume_state)
+
+    def finish(self, prepared: _Prepared, result: Any) -> TrialOutcome:
+        from ser_models.training.kumar import evaluate_kumar
+
+        data = prepared.data
+        ev = evaluate_kumar(prepared.model, (data.x_train, data.y_train), (data.x_test, data.y_test))
         metrics = {
             "wa": float(ev["wa"]),
             "ua": float(ev["ua"]),
@@ -159,6 +180,14 @@ class KumarTask(Task):
             y_true=np.asarray(ev["test_labels"]),
             y_pred=np.asarray(ev["test_pred"]),
         )
+
+
+@dataclass
+class _Prepared:
+    model: Any
+    settings: KumarSettings
+    data: FoldData
+    val: tuple[Any, Any] | None
 
 
 __all__ = ["KumarConfig", "KumarTask", "model_name"]

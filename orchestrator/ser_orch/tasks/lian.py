@@ -16,13 +16,12 @@ Every trial evaluates both test modes: `wa`/`ua` follow `train.test`; `wa_averag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
-
-from dataclasses import dataclass
-
 from pydantic import Field
 
 from ser_models.training.lian import LianSettings
@@ -140,11 +139,13 @@ class LianTask(Task):
         pairs = -(-len(train_labels) // 2) if t.loader == "loader_1" else (int(counts.min()) * len(counts)) // 2
         return t.epochs * -(-pairs // t.batch_size)
 
-    def run(self, trial: dict[str, Any], settings: LianConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
+    # Members of a pack may differ in these (ser_models.training.packed.lian.PER_MEMBER).
+    pack_free = frozenset({"train.lr", "train.patience", "loss.lambda", "loss.margin", "loss.aux_weight"})
+    packable = True
+
+    def prepare(self, trial: dict[str, Any], settings: LianConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_data.features import fixed_length
         from ser_models import create_model
-        from ser_models.segments import utterance_average
-        from ser_models.training.lian import train_lian
 
         cfg, device = settings, ctx.device
         seed, p, frames = cfg.train.seed, cfg.features, cfg.frames
@@ -183,12 +184,30 @@ class LianTask(Task):
         if len(data.val_idx):  # the validation utterances, cut or padded like the training inputs
             x_va = np.stack([fixed_length(s, frames, "start") for s in sequences(fs, data.val_idx, mean, std)])
             val = (torch.as_tensor(x_va, device=device), torch.as_tensor(y_all[data.val_idx], device=device))
-        result = train_lian(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch,
-                            resume_state=ctx.resume_state, aux=at, rng=rng, val=val)
+        return _Prepared(model, cfg, (xt, yt), at, rng, val, n_classes, torch.as_tensor(x_avg, device=device), own,
+                         torch.as_tensor(x_crop, device=device), y_te)
 
-        probs_avg, emb_avg = predict_scores(model, torch.as_tensor(x_avg, device=device))
+    def train(self, prepared: _Prepared, ctx: TrialContext) -> Any:
+        from ser_models.training.lian import train_lian
+
+        p = prepared
+        return train_lian(p.model, p.train_data, p.cfg.train, device=ctx.device, on_epoch=ctx.on_epoch,
+                          resume_state=ctx.resume_state, aux=p.aux, rng=p.rng, val=p.val)
+
+    def train_packed(self, prepared: Sequence[_Prepared], ctx: TrialContext) -> list[Any]:
+        from ser_models.training.packed import train_lian_packed
+
+        return train_lian_packed([p.model for p in prepared], [p.train_data for p in prepared], [p.cfg.train for p in prepared],
+                                 device=ctx.device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
+                                 aux=[p.aux for p in prepared], rngs=[p.rng for p in prepared], vals=[p.val for p in prepared])
+
+    def finish(self, prepared: _Prepared, result: Any) -> TrialOutcome:
+        from ser_models.segments import utterance_average
+
+        model, cfg, n_classes, own, y_te = prepared.model, prepared.cfg, prepared.n_classes, prepared.own, prepared.y_te
+        probs_avg, emb_avg = predict_scores(model, prepared.x_avg)
         pred_avg = utterance_average(probs_avg, own, len(y_te)).argmax(axis=1)
-        probs_crop, _ = predict_scores(model, torch.as_tensor(x_crop, device=device))
+        probs_crop, _ = predict_scores(model, prepared.x_crop)
         pred_crop = probs_crop.argmax(axis=1)
         wa_a, ua_a, conf_a = metrics_of(y_te, pred_avg, n_classes)
         wa_c, ua_c, conf_c = metrics_of(y_te, pred_crop, n_classes)
@@ -204,3 +223,18 @@ class LianTask(Task):
             embeddings=utterance_average(emb_avg, own, len(y_te)).astype(np.float32), y_true=y_te,
             y_pred=(pred_avg if use_avg else pred_crop).astype(np.int64),
         )
+
+
+@dataclass
+class _Prepared:
+    model: Any
+    cfg: LianConfig
+    train_data: tuple[torch.Tensor, torch.Tensor]
+    aux: torch.Tensor | None  # auxiliary-task targets of the training part
+    rng: np.random.Generator  # after the test crops: the pair loaders draw from it next
+    val: tuple[torch.Tensor, torch.Tensor] | None
+    n_classes: int
+    x_avg: torch.Tensor  # every consecutive test segment
+    own: np.ndarray  # utterance of each segment
+    x_crop: torch.Tensor  # one random crop per test utterance
+    y_te: np.ndarray

@@ -10,6 +10,7 @@ Grid sections used:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -111,11 +112,14 @@ class LiuTask(Task):
         # At least one segment per utterance (utterances shorter than a segment are padded to one).
         return settings.train.epochs * -(-len(train_labels) // settings.train.batch_size)
 
-    def run(self, trial: dict[str, Any], settings: LiuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
+    # Members of a pack may differ in these (ser_models.training.packed.liu.PER_MEMBER).
+    pack_free = frozenset({"train.lr", "train.weight_decay", "train.patience", "loss.alpha", "loss.margin"})
+    packable = True
+
+    def prepare(self, trial: dict[str, Any], settings: LiuConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_data.features import segment
         from ser_models import create_model
-        from ser_models.segments import utterance_average
-        from ser_models.training.liu import SegmentVal, train_liu
+        from ser_models.training.liu import SegmentVal
 
         cfg, device = settings, ctx.device
         seed, p = cfg.train.seed, cfg.segments
@@ -146,10 +150,27 @@ class LiuTask(Task):
         torch.manual_seed(seed)
         model = create_model(cfg.model, num_classes=n_classes, input_dim=seg * x_tr.shape[2],
                              n_coeffs=x_tr.shape[2], **cfg.overrides).to(device)
-        result = train_liu(model, (xt, yt), cfg.train, device=device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
-                           val=val)
+        return _Prepared(model, cfg.train, (xt, yt), val, n_classes, n_original, torch.as_tensor(x_te, device=device), own_te, y_te)
 
-        probs, emb = predict_scores(model, torch.as_tensor(x_te, device=device))
+    def train(self, prepared: _Prepared, ctx: TrialContext) -> Any:
+        from ser_models.training.liu import train_liu
+
+        return train_liu(prepared.model, prepared.train_data, prepared.settings, device=ctx.device, on_epoch=ctx.on_epoch,
+                         resume_state=ctx.resume_state, val=prepared.val)
+
+    def train_packed(self, prepared: Sequence[_Prepared], ctx: TrialContext) -> list[Any]:
+        from ser_models.training.packed import train_liu_packed
+
+        return train_liu_packed([p.model for p in prepared], [p.train_data for p in prepared], [p.settings for p in prepared],
+                                device=ctx.device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state,
+                                vals=[p.val for p in prepared])
+
+    def finish(self, prepared: _Prepared, result: Any) -> TrialOutcome:
+        from ser_models.segments import utterance_average
+
+        model, n_classes, own_te, y_te, n_original = prepared.model, prepared.n_classes, prepared.own_te, prepared.y_te, prepared.n_original
+        y_tr = prepared.train_data[1].cpu().numpy()
+        probs, emb = predict_scores(model, prepared.x_te)
         utt_probs = utterance_average(probs, own_te, len(y_te))
         y_pred = utt_probs.argmax(axis=1).astype(np.int64)
         wa, ua, conf = metrics_of(y_te, y_pred, n_classes)
@@ -163,3 +184,16 @@ class LiuTask(Task):
             metrics=metrics, confusion=conf, extra={"train_class_counts": counts}, history=result.history,
             embeddings=utterance_average(emb, own_te, len(y_te)).astype(np.float32), y_true=y_te, y_pred=y_pred,
         )
+
+
+@dataclass
+class _Prepared:
+    model: Any
+    settings: Any  # LiuSettings
+    train_data: tuple[torch.Tensor, torch.Tensor]  # segments, labels (augmented), on the device
+    val: Any  # SegmentVal | None
+    n_classes: int
+    n_original: int  # training segments before SpecAugment balancing
+    x_te: torch.Tensor
+    own_te: np.ndarray
+    y_te: np.ndarray

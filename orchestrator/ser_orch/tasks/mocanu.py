@@ -13,7 +13,7 @@ may then not be set by hand. Pre-trained weights come from the task's stage (a R
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -238,12 +238,15 @@ class MocanuTask(Task):
         t = settings.train
         return t.epochs * (t.steps_per_epoch or -(-len(train_labels) // t.batch_size))
 
-    # ---- one trial ----
-    def run(self, trial: dict[str, Any], settings: MocanuConfig, data: FoldData, ctx: TrialContext) -> TrialOutcome:
+    # ---- one trial, or a pack ----
+    # Members of a pack may differ in these (ser_models.training.packed.mocanu.PER_MEMBER, and the
+    # loss scalars that ser_models.training.packed.pack_losses packs).
+    pack_free = frozenset({"train.lr", "train.patience", "loss.alpha", "loss.beta", "loss.ce_weight"})
+    packable = True
+
+    def prepare(self, trial: dict[str, Any], settings: MocanuConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_models import create_model
         from ser_models.losses import CrossEntropy, EmotionTripletLoss, HardTripletMiner, SemiHardTripletMiner, TripletLoss, WeightedSum
-        from ser_models.metrics import confusion, unweighted_accuracy, weighted_accuracy
-        from ser_models.training.mocanu import embed_sequences, svm_predict, train_mocanu
 
         from ..pretrain import PretrainError, load_trunk
 
@@ -283,18 +286,41 @@ class MocanuTask(Task):
         )
         sel = lambda k: ([seqs[i] for i in part[k]], y_all[part[k]])  # noqa: E731
         val = sel("val") if part["val"].size else None
-        result = train_mocanu(model, loss_fn, sel("train"), val, trainer, device=ctx.device,
-                              on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)  # fmt: skip
+        return _Prepared(model, loss_fn, sel("train"), val, trainer, cfg, data, int(trial["seed"]), ctx.device)
 
-        test_seqs, y_test = sel("test")
-        test_emb, test_logits = embed_sequences(model, test_seqs, ctx.device)
+    def train(self, prepared: _Prepared, ctx: TrialContext) -> Any:
+        from ser_models.training.mocanu import train_mocanu
+
+        p = prepared
+        return train_mocanu(p.model, p.loss_fn, p.train_data, p.val, p.trainer, device=ctx.device,
+                            on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)
+
+    def train_packed(self, prepared: Sequence[_Prepared], ctx: TrialContext) -> list[Any]:
+        from ser_models.training.packed import train_mocanu_packed
+
+        return train_mocanu_packed([p.model for p in prepared], [p.loss_fn for p in prepared],
+                                   [(p.train_data, p.val) for p in prepared], [p.trainer for p in prepared],
+                                   device=ctx.device, on_epoch=ctx.on_epoch, resume_state=ctx.resume_state)
+
+    def finish(self, prepared: _Prepared, result: Any) -> TrialOutcome:
+        from ser_models.metrics import confusion, unweighted_accuracy, weighted_accuracy
+        from ser_models.training.mocanu import embed_sequences, svm_predict
+
+        model, cfg, data = prepared.model, prepared.cfg, prepared.data
+        r, train_cfg = cfg.recipe, cfg.train
+        seqs = data.features.sequences()
+        y_all = np.asarray(data.features.y, dtype=np.int64)
+        part = {"train": data.train_idx, "test": data.test_idx}
+        device = prepared.device
+        test_seqs, y_test = [seqs[i] for i in part["test"]], y_all[part["test"]]
+        test_emb, test_logits = embed_sequences(model, test_seqs, device)
         softmax_pred = test_logits.argmax(1)
         if r["train.classifier"] == "svm":
             rows = part["train"]
             cap = train_cfg.svm_max_train
             if cap and len(rows) > cap:  # quick profiles: fewer training embeddings for the SVM
-                rows = np.sort(np.random.default_rng(int(trial["seed"])).choice(rows, int(cap), replace=False))
-            train_emb, _ = embed_sequences(model, [seqs[i] for i in rows], ctx.device)
+                rows = np.sort(np.random.default_rng(prepared.seed).choice(rows, int(cap), replace=False))
+            train_emb, _ = embed_sequences(model, [seqs[i] for i in rows], device)
             pred = svm_predict(train_emb, y_all[rows], test_emb, c=train_cfg.svm_c)
         else:
             pred = softmax_pred
@@ -318,6 +344,19 @@ class MocanuTask(Task):
             y_true=y_test,
             y_pred=pred,
         )
+
+
+@dataclass
+class _Prepared:
+    model: Any
+    loss_fn: Any
+    train_data: tuple[list[np.ndarray], np.ndarray]  # spectrograms, labels
+    val: tuple[list[np.ndarray], np.ndarray] | None
+    trainer: Any  # MocanuSettings
+    cfg: MocanuConfig
+    data: FoldData
+    seed: int
+    device: str
 
 
 def _corpus_features(dataset: str, root: str | None, features: dict[str, Any]) -> str:
