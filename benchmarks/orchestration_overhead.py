@@ -1,12 +1,15 @@
-"""Whole-grid wall time and per-trial orchestration overhead: ser-orch on Ray Tune vs a plain loop.
+"""Whole-grid wall time and per-trial orchestration overhead: ser-orch on Ray Tune (unpacked and
+packed) vs a plain loop.
 
     python benchmarks/orchestration_overhead.py                       # 12 configs of kumar_arch --quick, fold 0
-    python benchmarks/orchestration_overhead.py --configs 60 --folds 0,1,2   # the README's main command's trials
-    python benchmarks/orchestration_overhead.py --gpus-per-trial 0.25 # on a GPU machine: 4 trials per GPU
+    python benchmarks/orchestration_overhead.py --configs 60 --folds 0,1  # the whole kumar_arch --quick grid
+    python benchmarks/orchestration_overhead.py --pack 2 --folds 0,1  # also ser-orch with --pack 2, side by side
+    python benchmarks/orchestration_overhead.py --gpus-per-trial 0.25 --pack auto   # on a GPU machine
 
-Both sides train exactly the same trials with the same code (`Task.run` on the same cached features);
-the plain loop runs them one after another in this process with torch using every core, ser-orch runs
-them as Ray Tune trials with the given resources. Prints figures; asserts nothing.
+Every side trains exactly the same trials with the same code (``ser_orch.trial.run_trial`` on the
+same cached features): the plain loop one after another in this process with torch using every
+core, ser-orch as Ray Tune trials with the given resources (``Experiment.execute``), once with
+``--pack off`` and, with ``--pack``, once more packed. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -21,23 +24,26 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from ser_orch.grid import expand, load_grid, validate_trials
-from ser_orch.rundir import create_run_dir
-from ser_orch.runner import Resources, run_trials
-from ser_orch.runner.data_prep import plan_trial_data
+from ser_orch.experiment import Experiment, RunOptions
+from ser_orch.runner import Resources
+from ser_orch.trial import run_trial
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def plain_loop(trials: list[dict], device: str) -> float:
-    from ser_orch.runner.trainable import fold_data
-    from ser_orch.tasks import get_task
-
+def plain_loop(exp: Experiment, out: Path, device: str) -> float:
     start = time.perf_counter()
-    for trial in trials:
-        torch.manual_seed(trial["seed"])
-        get_task(trial["task"]).run(trial, fold_data(trial, device), device, lambda m, s: None, None)
+    for trial in exp.trials:
+        run_trial(trial, exp.inputs[trial["trial_id"]], out, cpus=os.cpu_count() or 1, device=device)
     return time.perf_counter() - start
+
+
+def planned(args: argparse.Namespace, pack: str, out: Path) -> Experiment:
+    exp = Experiment.from_grid(args.grid, RunOptions(quick=True, folds=args.folds, pack=pack))
+    keep = list(dict.fromkeys(t["config_id"] for t in exp.trials))[: args.configs]
+    exp.trials = [t for t in exp.trials if t["config_id"] in keep]
+    exp.prepare(out)
+    return exp
 
 
 def gpu_utilisation_sampler():  # type: ignore[no-untyped-def]
@@ -77,54 +83,47 @@ def main() -> None:
     parser.add_argument("--folds", default="0")
     parser.add_argument("--cpus-per-trial", type=float, default=1.0)
     parser.add_argument("--gpus-per-trial", type=float, default=0.0)
+    parser.add_argument("--pack", default=None, help="also run ser-orch with this --pack (auto, N)")
     parser.add_argument("--skip-plain", action="store_true", help="only time ser-orch")
     args = parser.parse_args()
 
     console = Console()
-    grid = load_grid(args.grid)
-    trials = expand(grid, quick=True, folds=[int(f) for f in args.folds.split(",")])
-    keep = list(dict.fromkeys(t["config_id"] for t in trials))[: args.configs]
-    trials = [t for t in trials if t["config_id"] in keep]
-    validate_trials(grid, trials)
-
-    t0 = time.perf_counter()
-    data = plan_trial_data(trials)
-    prep = time.perf_counter() - t0
     device = "cuda" if args.gpus_per_trial > 0 and torch.cuda.is_available() else "cpu"
-
+    resources = Resources(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial)
+    rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        run = create_run_dir(Path(tmp) / "run", grid, trials, {"benchmark": True})
-        data.attach(trials, run.data_dir)
-        plain = None
-        if not args.skip_plain:
-            torch.set_num_threads(os.cpu_count() or 1)
-            plain = plain_loop(trials, device)
-        finish_gpu = gpu_utilisation_sampler() if device == "cuda" else None
         t0 = time.perf_counter()
-        outcome = run_trials(
-            trials, run, Resources(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial), console=console
-        )
-        orchestrated = time.perf_counter() - t0
-        gpu_util = finish_gpu() if finish_gpu else None
+        exp = planned(args, "off", Path(tmp) / "off")
+        rows.append(("feature/fold preparation (cached after the first run)", f"{time.perf_counter() - t0:.1f} s"))
+        n = len(exp.trials)
+        if not args.skip_plain:
+            plain = plain_loop(exp, Path(tmp) / "plain", device)
+            rows.append(("plain loop, sequential, torch on all cores", f"{plain:.1f} s ({plain / n:.2f} s/trial)"))
+        modes = ["off"] + ([args.pack] if args.pack else [])
+        times = {}
+        for mode in modes:
+            run = exp if mode == "off" else planned(args, mode, Path(tmp) / f"pack-{mode}")
+            finish_gpu = gpu_utilisation_sampler() if device == "cuda" else None
+            t0 = time.perf_counter()
+            outcome = run.execute(resources, console=console)
+            times[mode] = time.perf_counter() - t0
+            gpu = finish_gpu() if finish_gpu else None
+            label = f"ser-orch --pack {mode} ({run.packs(None, resources).summary}), incl. ray.init"
+            rows.append((label, f"{times[mode]:.1f} s ({times[mode] / n:.2f} s/trial, {60 * n / times[mode]:.1f} trials/min, "
+                                f"{len(outcome.failed)} failed)"))
+            if device == "cuda":
+                rows.append((f"  mean GPU utilisation (--pack {mode})", f"{gpu:.0f} %" if gpu is not None else "n/a (no NVML)"))
+        if not args.skip_plain:
+            rows.append(("orchestration overhead per trial ((ser-orch off - plain) / n)", f"{(times['off'] - plain) / n:+.2f} s"))
+        if args.pack:
+            rows.append((f"speed-up of --pack {args.pack} over --pack off (same run)", f"{times['off'] / times[args.pack]:.2f}x"))
 
-    n = len(trials)
-    table = Table(title=f"{grid.name} --quick: {len(keep)} configurations x folds {args.folds} = {n} trials on {device}")
+    table = Table(title=f"{exp.grid.name} --quick: {n} trials (folds {args.folds}) on {device}")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("machine", f"{os.cpu_count()} CPUs" + (f", {torch.cuda.get_device_name(0)}" if device == "cuda" else ""))
-    table.add_row("feature/fold preparation (cached after the first run)", f"{prep:.1f} s")
-    if plain is not None:
-        table.add_row("plain loop, sequential, torch on all cores", f"{plain:.1f} s ({plain / n:.2f} s/trial)")
-    table.add_row(
-        f"ser-orch on Ray Tune ({args.cpus_per_trial:g} CPU, {args.gpus_per_trial:g} GPU per trial), incl. ray.init",
-        f"{orchestrated:.1f} s ({orchestrated / n:.2f} s/trial)",
-    )
-    table.add_row("trials per minute (ser-orch)", f"{60 * n / orchestrated:.1f}")
-    if plain is not None:
-        table.add_row("orchestration overhead per trial ((ser-orch - plain) / n)", f"{(orchestrated - plain) / n:+.2f} s")
-    table.add_row("failed trials", str(len(outcome.failed)))
-    if device == "cuda":
-        table.add_row("mean GPU utilisation", f"{gpu_util:.0f} %" if gpu_util is not None else "n/a (no NVML)")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
 
 

@@ -26,9 +26,9 @@ BASELINE_STYLE = "italic cyan"
 
 
 def to_table(data: TableRows, title: str | None, caption: str | None, marker_column: bool) -> Table:
-    table = Table(title=title, caption=caption, show_lines=False, collapse_padding=True)
+    table = Table(title=title, caption=caption, show_lines=False)
     if marker_column:
-        table.add_column("", no_wrap=True, min_width=1)
+        table.add_column("", no_wrap=True, width=1)
     for i, (header, numeric) in enumerate(zip(data.headers, data.numeric)):
         # Cells keep their width (only headers wrap) so a squeezed table never cuts a value short.
         widest = max((len(row[i]) for row in data.rows if i < len(row)), default=0)

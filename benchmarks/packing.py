@@ -14,10 +14,10 @@ OS; CUDA: ``torch.cuda.max_memory_allocated``). Sizes are the grids' ``--quick``
 (what runs on CPU), on a few epochs of small synthetic tensors; the timings include everything
 the trainers do per epoch (evaluation, bookkeeping).
 
-    python benchmarks/packing_trainers.py                          # default set, ~5 min on 2 cores
-    python benchmarks/packing_trainers.py --configs kumar-fc-7,liu --members 1,10 --threads 2
-    python benchmarks/packing_trainers.py --fold same              # members on one fold (seeds, scalars)
-    python benchmarks/packing_trainers.py --device cuda            # on a GPU machine
+    python benchmarks/packing.py                          # default set, ~5 min on 2 cores
+    python benchmarks/packing.py --configs kumar-fc-7,liu --members 1,10 --threads 2
+    python benchmarks/packing.py --fold same              # members on one fold (seeds, scalars)
+    python benchmarks/packing.py --device cuda            # on a GPU machine
 
 Timings on a shared machine are noisy: each figure is the best of ``--repeats`` rounds, the
 two modes alternating, each pack size measured beside its own unpacked trial. The trials are
@@ -158,6 +158,10 @@ CONFIGS: dict[str, Callable[[], Config]] = {
     "liu": liu,
     "lian": lian,
 }
+DEFAULT = ",".join(CONFIGS)
+# Every Kumar family at two depths (--configs all): the default set above takes ~5 min on 2 cores.
+for _name in ("fc-12", "cnn-7", "cnn-12", "resnet-6", "rnn-7", "rnn-12", "lstm-12", "gru-7", "gru-12"):
+    CONFIGS[f"kumar-{_name}"] = (lambda n: lambda: kumar(n))(_name)
 
 
 class PeakMemory:
@@ -245,7 +249,7 @@ def bench(name: str, members: list[int], repeats: int, device: str, same_fold: b
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of: {', '.join(CONFIGS)}")
+    ap.add_argument("--configs", default=DEFAULT, help=f"comma-separated, of: {', '.join(CONFIGS)}; or all")
     ap.add_argument("--members", default="1,5,10,20", help="pack sizes M")
     ap.add_argument("--repeats", type=int, default=1, help="rounds per figure (best of)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -258,7 +262,7 @@ def main() -> None:
     print(f"device {args.device}, {args.threads} thread(s), torch {torch.__version__}, best of {args.repeats}, "
           f"{'one fold per member' if args.fold == 'own' else 'one fold for all members'}")
     print(f"{'config':<16} {'M':>3} {'unpacked/min':>13} {'packed/min':>11} {'ratio':>6} {'MiB trial':>10} {'MiB pack':>9}")
-    for name in args.configs.split(","):
+    for name in (list(CONFIGS) if args.configs == "all" else args.configs.split(",")):
         t0 = time.perf_counter()
         for m, u, p, mem_u, mem_p in bench(name, members, args.repeats, args.device, args.fold == "same"):
             print(f"{name:<16} {m:>3} {u:>13.1f} {p:>11.1f} {p / u:>6.2f} {mem_u:>10.1f} {mem_p:>9.1f}", flush=True)
