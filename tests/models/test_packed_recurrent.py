@@ -4,7 +4,8 @@ implementations: "steps" (plain ops) and "torch" (torch's kernel, per member und
 Tolerances for "steps": float64 1e-12 (the same arithmetic in another order: torch's fused cell
 kernels vs separate ops); float32 outputs 2e-6 and gradients 2e-5 absolute on O(1) values (on
 CPU torch's float32 LSTM runs oneDNN's kernel, whose summation order differs from ``linear``'s).
-"torch" runs torch's own kernels, so packed members equal their models bit for bit.
+"torch" runs torch's own recurrent kernels; the vmapped linear head may take another matmul kernel
+than the unpacked addmm (bit for bit on one CPU, 4e-17 apart on an AMD EPYC), so 1e-12 as well.
 """
 
 import pytest
@@ -105,9 +106,8 @@ def test_replace_recurrent_keeps_state_dict_both_ways():
 def test_packed_recurrent_models(name, impl):
     # Three models packed (torch 2.13's vmap has no batching rule for aten::lstm / gru: the
     # packed template runs Recurrent instead); each member equals its own model, values and
-    # gradients. "torch" calls the very kernels of the unpacked model: Kumar's recurrent nets
-    # (recurrence + linear head) come out bit for bit; Liu's convolutions run grouped, in
-    # another summation order.
+    # gradients. "torch" calls the very recurrent kernels of the unpacked model; the vmapped head
+    # and Liu's grouped convolutions may sum in another order (see the module docstring).
     kw = {"input_dim": 20 * 26, "n_coeffs": 26} if name == "liu-cnn-lstm" else {}
     models = []
     for seed in range(3):
@@ -120,8 +120,6 @@ def test_packed_recurrent_models(name, impl):
     for m, model in enumerate(models):
         ref = model(x[m])
         ref.logits.square().sum().backward()
-        if impl == "torch" and name != "liu-cnn-lstm":
-            assert torch.equal(out.logits[m], ref.logits)
         torch.testing.assert_close(out.logits[m], ref.logits, atol=1e-12, rtol=0)
         for n, p in model.named_parameters():
             torch.testing.assert_close(packed.params[n].grad[m], p.grad, atol=1e-12, rtol=1e-12, msg=n)
