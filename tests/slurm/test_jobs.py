@@ -107,7 +107,10 @@ def test_two_experiments_share_the_nodes_and_a_killed_worker_is_retried(tmp_path
     """Two jobs on the same two nodes at once (own ports, temp dirs, tokens); in the first, the Ray
     worker process of a running trial is killed: Tune retries the trial and both experiments finish."""
     runs = [tmp_path / "a", tmp_path / "b"]
-    grids = [make_grid("killed", "[resnet]", 12), make_grid("twin", "[fc]", 2)]
+    # The killed job's trials last long enough (30 epochs) that one is still running when its worker
+    # is found: with 12 epochs both trials could finish between two polls on a fast machine, and the
+    # wait below (no trial done yet) could then never succeed.
+    grids = [make_grid("killed", "[resnet]", 30), make_grid("twin", "[fc]", 2)]
     for run, grid in zip(runs, grids):
         result = ser_orch("submit", "--grid", str(grid), "--slurm", "local-dev", "--out", str(run), "--max-failures", "2")
         assert result.returncode == 0, result.stderr
