@@ -7,6 +7,11 @@ never imports ray. `fn` is a module-level function and the items are plain pickl
 Local pool workers (spawn) ignore Ctrl-C (the parent stops them) and exit by themselves when the
 parent process dies, even by SIGKILL: a thread in each worker waits on the parent's sentinel.
 Without it, pool workers of a killed parent would wait on their task queue forever.
+
+Spawned workers normally re-run the parent's ``__main__`` script first, so a user's script without
+an ``if __name__ == "__main__":`` guard (the README's API example, pasted into a file) would start
+its whole experiment again in every worker. The workers need nothing from that script (their
+functions live in ser_data), so the pool is started with the script hidden from multiprocessing.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
+import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], Iterable[Any]]
@@ -36,7 +44,8 @@ def process_pool_mapper(workers: int) -> Mapper:
             return
         # spawn, not fork: the caller may hold torch/Ray threads, which fork can deadlock.
         ctx = multiprocessing.get_context("spawn")
-        pool = ctx.Pool(processes=min(workers, len(items)), initializer=_worker_init)
+        with _main_script_hidden():  # Pool starts every worker before it returns
+            pool = ctx.Pool(processes=min(workers, len(items)), initializer=_worker_init)
         try:
             yield from pool.imap_unordered(fn, items, chunksize=1)
             pool.close()
@@ -54,6 +63,19 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """While starting spawn workers: a bare ``__main__`` (no file, no spec), so the workers do not
+    import the caller's script. Only the start is covered; a worker that dies is not replaced."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 def _worker_init() -> None:

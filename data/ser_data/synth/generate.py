@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import soundfile as sf
 
 from ..atomic import atomic_dir
 from ..errors import DataError
+from ..features.pool import process_pool_mapper
 from ..paths import user_cache_dir
 from .layouts import (FileSpec, check_actors, check_size, cremad_demographics, iemocap_label_text,
                       layout_files)
@@ -97,15 +97,12 @@ def _run(specs: list[FileSpec], root: str, seed: int, sample_rate: int, workers:
                 progress(i + 1, total)
         return lengths
     chunk = max(1, min(24, total // (workers * 4)))
-    # spawn: safe under threads (torch, Ray) and identical on every platform.
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_write_chunk, root, specs[i : i + chunk], seed, sample_rate)
-                   for i in range(0, total, chunk)]
-        for fut in futures:
-            lengths.update(fut.result())
-            if progress:
-                progress(len(lengths), total)
+    chunks = [specs[i : i + chunk] for i in range(0, total, chunk)]
+    # spawn workers (safe under torch/Ray threads), stopped on Ctrl-C and when this process dies.
+    for done in process_pool_mapper(workers)(partial(_write_chunk, root, seed=seed, sample_rate=sample_rate), chunks):
+        lengths.update(done)
+        if progress:
+            progress(len(lengths), total)
     return lengths
 
 
