@@ -90,6 +90,35 @@ def test_mfcc39_spread_windows_cover_the_whole_utterance(small: Manifest, tmp_pa
     assert np.all(np.abs(fs.x[rows["c"]].reshape(10, 39)).sum(axis=1) > 0)
 
 
+def test_mfcc39_tile_windows_average_consecutive_tenths(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "mfcc39", {"window_starts": "tile"}, cache_dir=tmp_path)
+    utt = small.utterances[0]  # "a", 2.5 s at 16 kHz
+    y, _ = librosa.effects.trim(_signal(utt.path), top_db=30, frame_length=512, hop_length=160)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                             n_mels=40, window="hamming")
+    frames = np.concatenate([m, librosa.feature.delta(m, width=9), librosa.feature.delta(m, order=2, width=9)]).T
+    # Tenths by hand: frame t belongs to window floor-ish(10 t / n); each window is its frames' mean.
+    owner = np.minimum((np.arange(len(frames)) + 0.5) * 10 // len(frames), 9).astype(int)
+    expected = np.stack([frames[owner == w].mean(axis=0) for w in range(10)])
+    row = fs.utt_ids.tolist().index("a")
+    np.testing.assert_allclose(fs.x[row].reshape(10, 39), expected, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_frames", [3, 10, 97, 305, 1000])
+def test_tile_bounds_put_every_frame_in_one_window(n_frames: int) -> None:
+    from ser_data.features.extractors import window_bounds
+
+    bounds = window_bounds(n_frames, {"window_starts": "tile", "n_windows": 10, "window_frames": 10}, "u")
+    assert len(bounds) == 10 and all(0 <= a < b <= n_frames for a, b in bounds)
+    if n_frames >= 10:  # a partition of the frames into near-equal consecutive parts
+        assert bounds[0][0] == 0 and bounds[-1][1] == n_frames
+        assert all(b == a2 for (_, b), (a2, _) in zip(bounds, bounds[1:]))
+        lengths = [b - a for a, b in bounds]
+        assert max(lengths) - min(lengths) <= 1
+    else:  # shorter than the window count: every window still holds one real frame
+        assert [b - a for a, b in bounds] == [1] * 10
+
+
 def test_mfcc_stats_is_the_mean_and_std_of_mfcc_with_deltas(small: Manifest, tmp_path: Path) -> None:
     fs = prepare_features(small, "mfcc_stats", cache_dir=tmp_path)
     assert fs.x.shape == (3, 78)

@@ -54,6 +54,8 @@ def window_starts(n_frames: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
       the utterance): the reading the project used first; with 10 x 10 frames it covers about 1 s
       of a 3-5 s utterance, and shorter utterances are zero-padded.
     - ``any``: `n_windows` random starts anywhere (windows may overlap).
+
+    ``tile`` has no fixed window length; see :func:`window_bounds`.
     """
     wf, nw = p["window_frames"], p["n_windows"]
     if p["window_starts"] == "spread":
@@ -70,12 +72,25 @@ def window_starts(n_frames: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
     return np.sort(rng.choice(candidates, size=nw, replace=False))
 
 
+def window_bounds(n_frames: int, p: dict[str, Any], utt_id: str) -> list[tuple[int, int]]:
+    """(start, stop) frames of each window. ``tile``: the trimmed utterance cut into `n_windows`
+    consecutive parts of (nearly) equal length, so every frame is in exactly one window whatever
+    the utterance's length (`window_frames` unused; an utterance shorter than `n_windows` frames
+    repeats frames). Other modes: `window_frames` frames from each of :func:`window_starts`."""
+    if p["window_starts"] != "tile":
+        return [(int(s), int(s) + p["window_frames"]) for s in window_starts(n_frames, p, utt_id)]
+    if n_frames <= 0:
+        return []
+    edges = np.round(np.linspace(0, n_frames, p["n_windows"] + 1)).astype(int)
+    starts = np.minimum(edges[:-1], n_frames - 1)
+    return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, edges[1:])]
+
+
 def extract_mfcc39(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
     frames = mfcc_with_deltas(_silence(y, sr, p), sr, p)
-    dims, wf = frames.shape[1], p["window_frames"]
-    out = np.zeros((p["n_windows"], dims), np.float32)  # missing windows stay zero (padding)
-    for i, start in enumerate(window_starts(len(frames), p, utt_id)):
-        window = frames[start : start + wf]
+    out = np.zeros((p["n_windows"], frames.shape[1]), np.float32)  # missing windows stay zero (padding)
+    for i, (start, stop) in enumerate(window_bounds(len(frames), p, utt_id)):
+        window = frames[start:stop]
         out[i] = window.mean(axis=0) if p["window_reduce"] == "mean" else window[0]
     return out.reshape(-1)  # window-major: [w0: mfcc, d1, d2][w1: ...]
 
@@ -124,8 +139,8 @@ register(FeatureSpec(
     },
     variable_length=False,
     description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 windows of 10 frames "
-                "spread over the utterance (or drawn at random), each averaged to 39 values -> 390 (window-major)",
-    choices={"silence": _SILENCE, "window_starts": ("spread", "disjoint", "any"), "window_reduce": ("mean", "first")},
+                "spread over the utterance (or its 10 tenths, or drawn at random), each averaged to 39 values -> 390 (window-major)",
+    choices={"silence": _SILENCE, "window_starts": ("spread", "tile", "disjoint", "any"), "window_reduce": ("mean", "first")},
 ))  # fmt: skip
 
 register(FeatureSpec(

@@ -10,7 +10,7 @@ Grid sections used:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +37,11 @@ class KumarTrain(Section):
     momentum: float = Field(D.momentum, ge=0, lt=1)
     weight_decay: float = Field(D.weight_decay, ge=0)
     phase2_lr: Literal[PHASE2_LR] = D.phase2_lr  # type: ignore[valid-type]
+    # Inputs standardised per column with the training part's mean and std (the task's own step, not
+    # the trainer's). Raw MFCCs span hundreds of units in c0 and a few in the deltas: that saturates
+    # the recurrent nets' tanh and lets c0 dominate the FC/CNN nets. The paper does not say; false
+    # feeds the raw values.
+    standardize: bool = True
 
 
 class KumarLoss(Section):
@@ -59,6 +64,7 @@ class KumarConfig:
     model: str
     overrides: dict[str, Any]
     train: KumarSettings
+    standardize: bool = True
 
 
 def model_name(model: KumarModel | dict[str, Any]) -> str:
@@ -115,8 +121,8 @@ class KumarTask(Task):
         _check_model(model, name)
         train = read_section(KumarTrain, trial, "train")
         loss = read_section(KumarLoss, trial, "loss")
-        settings = KumarSettings(**train.model_dump(), **loss.model_dump(), seed=int(trial["seed"]))
-        return KumarConfig(name, dict(model.overrides), settings)
+        settings = KumarSettings(**train.model_dump(exclude={"standardize"}), **loss.model_dump(), seed=int(trial["seed"]))
+        return KumarConfig(name, dict(model.overrides), settings, train.standardize)
 
     def optimizer_steps(self, settings: KumarConfig, train_labels: np.ndarray) -> int:
         s = settings.train
@@ -130,6 +136,8 @@ class KumarTask(Task):
     def prepare(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_models import create_model
 
+        if settings.standardize:
+            data = standardized(data)
         torch.manual_seed(int(trial["seed"]))
         model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[1]),
                              **settings.overrides)
@@ -182,6 +190,20 @@ class KumarTask(Task):
         )
 
 
+def standardized(data: FoldData) -> FoldData:
+    """The fold with every input column scaled by the training part's mean and std (population std;
+    a constant column, such as padding, is only centred). Validation and test parts use the same
+    statistics, so nothing about them leaks into training."""
+    mean = data.x_train.mean(dim=0)
+    std = data.x_train.std(dim=0, unbiased=False)
+    std = torch.where(std > 1e-6 * std.max().clamp_min(1e-12), std, torch.ones_like(std))
+
+    def scale(x: Any) -> Any:
+        return None if x is None else (x - mean) / std
+
+    return replace(data, x_train=scale(data.x_train), x_val=scale(data.x_val), x_test=scale(data.x_test))
+
+
 @dataclass
 class _Prepared:
     model: Any
@@ -190,4 +212,4 @@ class _Prepared:
     val: tuple[Any, Any] | None
 
 
-__all__ = ["KumarConfig", "KumarTask", "model_name"]
+__all__ = ["KumarConfig", "KumarTask", "model_name", "standardized"]
