@@ -129,7 +129,7 @@ def main() -> None:
         _child_read(args._read)
         return
 
-    from ser_data.features.pool import available_cpus
+    from ser_data.pool import available_cpus
     from ser_data.synth import generate_corpus
 
     cpus = available_cpus()

@@ -11,7 +11,7 @@ from ser_data.features import extractors as _extractors  # noqa: F401  (register
 from ser_data.features import utterance_stats as _utterance_stats  # noqa: F401  (the baseline's)
 from ser_data.features.cache import cache_folder, cache_key
 from ser_data.features.featureset import FeatureSet
-from ser_data.features.pool import Mapper, process_pool_mapper, serial_mapper
+from ser_data.pool import Mapper, process_pool_mapper, serial_mapper
 from ser_data.features.prepare import prepare_features
 from ser_data.features.store import FeatureCacheError
 from ser_data.features.registry import FEATURE_CODE_VERSION, FEATURES, FeatureSpec, get_spec

@@ -28,7 +28,7 @@ from ser_data.features.build import ChunkTask, build_chunk, chunk_name, read_chu
 from ser_data.features.cache import cache_folder, cache_key
 from ser_data.features.featureset import FeatureSet, header_fields, write_columns
 from ser_data.features.lock import BuildLock
-from ser_data.features.pool import Mapper, available_cpus, process_pool_mapper
+from ser_data.pool import Mapper, available_cpus, process_pool_mapper
 from ser_data.features.registry import get_spec
 from ser_data.features.store import FORMAT, FeatureCacheError, FolderWriter, check_files, read_header
 from ser_data.manifest import Manifest, Utterance

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from ..atomic import atomic_dir
 from ..errors import DataError
-from ..features.pool import process_pool_mapper
+from ..pool import process_pool_mapper
 from ..paths import user_cache_dir
 from .layouts import (FileSpec, check_actors, check_size, cremad_demographics, iemocap_label_text,
                       layout_files)

@@ -1,4 +1,5 @@
-"""Running feature-chunk tasks: in this process, in a local process pool, or via a caller's mapper.
+"""Running chunk tasks (feature extraction, corpus synthesis): in this process, in a local process
+pool, or via a caller's mapper.
 
 A mapper is `mapper(fn, items) -> iterable of fn(item)` in any order (each result names its
 chunk). The orchestrator can pass one that runs `fn` as Ray tasks on a cluster; ser_data itself
