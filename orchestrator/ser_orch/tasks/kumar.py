@@ -64,7 +64,7 @@ class KumarConfig:
     model: str
     overrides: dict[str, Any]
     train: KumarSettings
-    standardize: bool = True
+    standardize: bool  # KumarTrain.standardize (its default lives there)
 
 
 def model_name(model: KumarModel | dict[str, Any]) -> str:
