@@ -104,6 +104,50 @@ def test_mfcc39_tile_windows_average_consecutive_tenths(small: Manifest, tmp_pat
     np.testing.assert_allclose(fs.x[row].reshape(10, 39), expected, rtol=1e-4, atol=1e-3)
 
 
+def test_mfcc39_random_views_move_each_window_by_at_most_half_the_spacing(small: Manifest, tmp_path: Path) -> None:
+    fixed = prepare_features(small, "mfcc39", cache_dir=tmp_path)
+    fs = prepare_features(small, "mfcc39", {"random_views": 3}, cache_dir=tmp_path)
+    again = prepare_features(small, "mfcc39", {"random_views": 3}, cache_dir=tmp_path / "other")
+    assert fs.x.shape == (3, 4 * 390)
+    np.testing.assert_array_equal(fs.x, again.x)  # seeded by the utterance and the view
+    views = fs.x.reshape(3, 4, 390)
+    np.testing.assert_array_equal(views[:, 0], fixed.x)  # view 0 is the fixed reading
+    row = fs.utt_ids.tolist().index("a")
+    y, _ = librosa.effects.trim(_signal(small.utterances[0].path), top_db=30, frame_length=512, hop_length=160)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                             n_mels=40, window="hamming")
+    frames = np.concatenate([m, librosa.feature.delta(m, width=9), librosa.feature.delta(m, order=2, width=9)]).T
+    candidates = np.stack([frames[s : s + 10].mean(axis=0) for s in range(len(frames) - 9)])  # every start
+    spacing = (len(frames) - 10) / 9
+    moved = 0
+    for v in (1, 2, 3):
+        windows = views[row, v].reshape(10, 39)
+        starts = [int(np.argmin(np.abs(candidates - w).max(axis=1))) for w in windows]
+        for w, start in zip(windows, starts):
+            np.testing.assert_allclose(w, candidates[start], rtol=1e-4, atol=1e-3)  # 10 consecutive frames
+        regular = [round(i * spacing) for i in range(10)]
+        assert all(abs(a - b) <= spacing / 2 + 1 for a, b in zip(starts, regular))
+        assert starts == sorted(starts)
+        moved += sum(a != b for a, b in zip(starts, regular))
+    assert moved > 15  # most windows of the 3 views are somewhere else than the fixed reading's
+    assert not np.allclose(views[row, 1], views[row, 2])
+
+
+@pytest.mark.parametrize("n_frames", [3, 10, 97, 305])
+def test_random_tile_views_are_partitions_near_the_tenths(n_frames: int) -> None:
+    from ser_data.features.extractors import random_view_bounds, window_bounds
+
+    p = {"window_starts": "tile", "n_windows": 10, "window_frames": 10}
+    regular = window_bounds(n_frames, p, "u")
+    for seed in range(5):
+        bounds = random_view_bounds(n_frames, p, np.random.default_rng(seed))
+        assert len(bounds) == 10 and all(0 <= a < b <= n_frames for a, b in bounds)
+        if n_frames >= 20:
+            assert bounds[0][0] == 0 and bounds[-1][1] == n_frames
+            assert all(b == a2 for (_, b), (a2, _) in zip(bounds, bounds[1:]))
+            assert all(abs(a - r) <= n_frames / 20 + 1 for (a, _), (r, _) in zip(bounds, regular))
+
+
 @pytest.mark.parametrize("n_frames", [3, 10, 97, 305, 1000])
 def test_tile_bounds_put_every_frame_in_one_window(n_frames: int) -> None:
     from ser_data.features.extractors import window_bounds

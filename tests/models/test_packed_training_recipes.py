@@ -429,6 +429,9 @@ SINGLE: dict[str, tuple[Case, Any]] = {
                           replace(KUMAR.settings[0], miner="semihard", phase2_lr="restart")),
     "kumar-resnet-hard": (replace(KUMAR, build=seeded(lambda: create_model("resnet-6", 4, channels=4, embedding_dim=8))),
                           replace(KUMAR.settings[1], miner="hard", min_delta=0.0005, patience=2)),
+    # three readings per training utterance (mfcc39 random_views): one drawn per utterance and epoch
+    "kumar-views": (replace(KUMAR, data=lambda dt: [(blobs(40, (3, 390), 1, dt), blobs(16, (390,), 2, dt))]),
+                    KUMAR.settings[0]),
     "mocanu-s1": (MOCANU_S1, MOCANU_S1.settings[0]),
     "mocanu-hard-triplet": (replace(MOCANU, packed=lambda models, data, settings, on_epoch=None, resume=None: train_mocanu_packed(
         models, [TripletLoss("sqeuclidean", 0.2, HardTripletMiner())], data, settings),

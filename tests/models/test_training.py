@@ -5,6 +5,7 @@ import torch
 
 from ser_models import create_model
 from ser_models.training import KumarSettings, batch_indices, evaluate_kumar, linear_lr, train_kumar
+from ser_models.training.batches import epoch_view, first_view
 
 C = 4
 
@@ -113,3 +114,38 @@ def test_bad_settings():
         KumarSettings(miner="easy")
     with pytest.raises(ValueError):
         KumarSettings(distance="l1")
+
+
+def test_epoch_view_draws_one_of_each_rows_own_views():
+    x = torch.arange(50 * 4 * 2, dtype=torch.float32).reshape(50, 4, 2)  # row r, view v: unique values
+    g = torch.Generator().manual_seed(0)
+    picks = []
+    for _ in range(40):
+        out = epoch_view(x, g)
+        assert out.shape == (50, 2)
+        hit = (x == out[:, None, :]).all(dim=2)  # (rows, views): which view each row got
+        assert hit.sum(dim=1).eq(1).all()  # exactly one of its own views
+        picks.append(hit.float().argmax(dim=1))
+    counts = torch.bincount(torch.cat(picks), minlength=4).float() / (40 * 50)
+    assert torch.allclose(counts, torch.full((4,), 0.25), atol=0.03)  # uniform over the views
+    again = torch.Generator().manual_seed(0)
+    assert torch.equal(epoch_view(x, again), x[torch.arange(50), picks[0]])  # seeded by the generator
+    flat = torch.ones(5, 3)
+    assert epoch_view(flat, g) is flat and first_view(flat) is flat and torch.equal(first_view(x), x[:, 0])
+
+
+def test_trains_on_random_views_and_measures_on_the_first():
+    # Views 1 and 2 are the fixed reading with noise: a model trained on them still learns, and the
+    # reported accuracies are the first view's.
+    x, y = TRAIN
+    g = torch.Generator().manual_seed(5)
+    views = torch.stack([x, x + 0.5 * torch.randn(x.shape, generator=g), x + 0.5 * torch.randn(x.shape, generator=g)], dim=1)
+    model = small_model()
+    r = train_kumar(model, (views, y), TEST, settings(patience=100))
+    from ser_models.training.loop import softmax_accuracy
+
+    assert r.history[-1]["train_acc"] == softmax_accuracy(model, x, y)
+    ev = evaluate_kumar(model, (views, y), TEST)
+    assert ev["wa"] >= 0.9
+    np_cents = evaluate_kumar(model, TRAIN, TEST)["centroids"]
+    assert (ev["centroids"] == np_cents).all()  # centroids from the fixed reading

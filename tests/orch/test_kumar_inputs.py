@@ -45,3 +45,24 @@ def test_standardize_false_feeds_the_raw_values() -> None:
     data, _, _ = _fold()
     prepared = task.prepare(trial, task.settings(trial), data, TrialContext(device="cpu"))
     assert prepared.data.x_train is data.x_train and prepared.data.x_test is data.x_test
+
+
+def test_random_views_train_on_every_reading_and_evaluate_on_the_fixed_one() -> None:
+    # Feature rows of 3 readings (mfcc39 random_views: 2): training keeps them all, the validation
+    # and test parts only the fixed one; standardisation uses the fixed reading's statistics.
+    task = KumarTask()
+    trial = {**_trial(), "features": {"name": "mfcc39", "params": {"random_views": 2}}}
+    settings = task.settings(trial)
+    assert settings.views == 3
+    rng = np.random.default_rng(1)
+    raw = rng.normal(size=(60, 3, 390)).astype(np.float32) * np.array([1.0, 3.0, 5.0], np.float32)[None, :, None]
+    x = torch.as_tensor(raw.reshape(60, 3 * 390))
+    y = torch.as_tensor(np.arange(60) % 3)
+    data = FoldData(x[:40], y[:40], x[40:50], y[40:50], x[50:], y[50:], ("a", "b", "c"))
+    prepared = task.prepare(trial, settings, data, TrialContext(device="cpu"))
+    d = prepared.data
+    assert d.x_train.shape == (40, 3, 390) and d.x_val.shape == (10, 390) and d.x_test.shape == (10, 390)
+    mean, std = raw[:40, 0].mean(axis=0), raw[:40, 0].std(axis=0)
+    np.testing.assert_allclose(d.x_train.numpy(), (raw[:40] - mean) / std, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d.x_test.numpy(), (raw[50:, 0] - mean) / std, rtol=1e-4, atol=1e-4)
+    assert prepared.model(d.x_test[:2]).logits.shape == (2, 3)  # the model reads one 390-value reading

@@ -86,13 +86,45 @@ def window_bounds(n_frames: int, p: dict[str, Any], utt_id: str) -> list[tuple[i
     return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, edges[1:])]
 
 
-def extract_mfcc39(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
-    frames = mfcc_with_deltas(_silence(y, sr, p), sr, p)
+def random_view_bounds(n_frames: int, p: dict[str, Any], rng: np.random.Generator) -> list[tuple[int, int]]:
+    """The windows of one random view: the same reading with its positions drawn at random.
+    ``spread`` and ``tile`` move each window start (tile: each cut) by up to half the spacing
+    between windows, so a view looks like the fixed reading it varies; ``disjoint`` and ``any``
+    draw their random windows again."""
+    nw, wf, mode = p["n_windows"], p["window_frames"], p["window_starts"]
+    if mode in ("disjoint", "any"):
+        return window_bounds(n_frames, {**p, "seed": int(rng.integers(2**32))}, "")
+    if n_frames <= 0:
+        return []
+    span = n_frames if mode == "tile" else max(n_frames - wf, 0)
+    step = span / nw if mode == "tile" else span / max(nw - 1, 1)
+    points = np.linspace(0, span, nw + 1 if mode == "tile" else nw)
+    inner = slice(1, -1) if mode == "tile" else slice(None)  # tile: the first and last edge stay put
+    points[inner] += rng.uniform(-0.5, 0.5, size=len(points[inner])) * step
+    points = np.sort(np.clip(np.round(points), 0, span)).astype(int)
+    if mode != "tile":
+        return [(int(s), int(s) + wf) for s in points]
+    starts = np.minimum(points[:-1], n_frames - 1)
+    return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, points[1:])]
+
+
+def _reduce_windows(frames: np.ndarray, bounds: list[tuple[int, int]], p: dict[str, Any]) -> np.ndarray:
     out = np.zeros((p["n_windows"], frames.shape[1]), np.float32)  # missing windows stay zero (padding)
-    for i, (start, stop) in enumerate(window_bounds(len(frames), p, utt_id)):
+    for i, (start, stop) in enumerate(bounds):
         window = frames[start:stop]
         out[i] = window.mean(axis=0) if p["window_reduce"] == "mean" else window[0]
     return out.reshape(-1)  # window-major: [w0: mfcc, d1, d2][w1: ...]
+
+
+def extract_mfcc39(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
+    """The fixed reading, followed by `random_views` readings with random window positions
+    (seeded by the utterance and the view): (1 + random_views) x n_windows x 39 values."""
+    frames = mfcc_with_deltas(_silence(y, sr, p), sr, p)
+    views = [_reduce_windows(frames, window_bounds(len(frames), p, utt_id), p)]
+    for v in range(1, p["random_views"] + 1):
+        rng = utterance_rng(p["seed"], f"{utt_id}#view{v}")
+        views.append(_reduce_windows(frames, random_view_bounds(len(frames), p, rng), p))
+    return np.concatenate(views)
 
 
 def extract_spec257(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
@@ -135,11 +167,12 @@ register(FeatureSpec(
         "sr": 16000, "silence": "trim", "top_db": 30.0,
         "n_mfcc": 13, "n_fft": 512, "win_length": 400, "hop_length": 160, "n_mels": 40,
         "delta_width": 9, "n_windows": 10, "window_frames": 10, "window_starts": "spread",
-        "window_reduce": "mean", "seed": 0,
+        "window_reduce": "mean", "random_views": 0, "seed": 0,
     },
     variable_length=False,
     description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 windows of 10 frames "
-                "spread over the utterance (or its 10 tenths, or drawn at random), each averaged to 39 values -> 390 (window-major)",
+                "spread over the utterance (or its 10 tenths, or drawn at random), each averaged to 39 values -> 390 (window-major); "
+                "random_views > 0 appends that many readings with random window positions (for training)",
     choices={"silence": _SILENCE, "window_starts": ("spread", "tile", "disjoint", "any"), "window_reduce": ("mean", "first")},
 ))  # fmt: skip
 

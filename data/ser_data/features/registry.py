@@ -22,7 +22,7 @@ FEATURE_CODE_VERSION = 2
 PARAM_RANGES: dict[str, tuple[float, float]] = {
     "sr": (8000, 96000), "top_db": (1.0, 120.0), "n_mfcc": (1, 128), "n_fft": (16, 65536),
     "win_length": (16, 65536), "hop_length": (1, 65536), "n_mels": (1, 512), "delta_width": (3, 99),
-    "n_windows": (1, 10000), "window_frames": (1, 10000), "seed": (0, 2**32 - 1), "eps": (1e-30, 1.0),
+    "n_windows": (1, 10000), "window_frames": (1, 10000), "random_views": (0, 1000), "seed": (0, 2**32 - 1), "eps": (1e-30, 1.0),
     "fmin": (0.0, 48000.0), "fmax": (1.0, 48000.0), "segment_seconds": (0.05, 60.0),
     "train_overlap_seconds": (0.0, 60.0), "test_overlap_seconds": (0.0, 60.0),
 }  # fmt: skip

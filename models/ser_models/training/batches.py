@@ -18,3 +18,19 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, device: t
     if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
         del bounds[-2]
     return [perm[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def epoch_view(x: Tensor, generator: torch.Generator) -> Tensor:
+    """The inputs of one epoch. ``x`` of shape (N, D) is returned as is; (N, V, D) holds V
+    readings of every sample (e.g. Kumar's windows at random positions) and one of them is drawn
+    per sample, uniformly, with ``generator`` (on ``x``'s device), so every epoch sees other
+    windows of the same utterances. Evaluation uses view 0 (:func:`first_view`)."""
+    if x.dim() != 3:
+        return x
+    pick = torch.randint(x.shape[1], (x.shape[0],), generator=generator, device=x.device)
+    return x[torch.arange(x.shape[0], device=x.device), pick]
+
+
+def first_view(x: Tensor) -> Tensor:
+    """View 0 (the fixed reading) of (N, V, D) inputs; (N, D) as is."""
+    return x[:, 0] if x.dim() == 3 else x

@@ -39,7 +39,7 @@ from ..losses import CrossEntropy, Loss, TripletLoss, WeightedSum, make_miner
 from ..losses.distances import check_distance
 from ..losses.mining import MINERS
 from .. import metrics as M
-from .batches import batch_indices
+from .batches import batch_indices, epoch_view, first_view
 from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state
 from .schedule import EarlyStopping, linear_lr
 
@@ -120,7 +120,9 @@ def train_kumar(
     """Train ``model`` in place (see the module docstring for the schedule).
 
     ``train``/``val`` are ``(x, y)`` tensors, normally already on ``device`` (they are moved
-    once otherwise). The ``on_epoch``/``resume_state`` contract is ``ser_models.training.loop``'s;
+    once otherwise). A training ``x`` of shape (N, V, D) holds V readings per sample: every epoch
+    trains on one drawn per sample (:func:`~ser_models.training.batches.epoch_view`); accuracies
+    are measured on view 0. The ``on_epoch``/``resume_state`` contract is ``ser_models.training.loop``'s;
     the history entries carry ``phase`` 1 (softmax) or 2 (triplet + CE).
     """
     dev = torch.device(device) if device is not None else train[0].device
@@ -168,8 +170,9 @@ def train_kumar(
             start = min(settings.lr_start, run["history"][-1]["lr"])  # phase 1's last rate
         lr = linear_lr(run["epoch"], n_epochs[phase], start, settings.lr_end)
         _set_lr(opt, lr)
-        loss = _train_epoch(model, x, y, loss_fns[phase], opt, settings.batch_size, streams["batch"])
-        train_acc = softmax_accuracy(model, x, y)
+        x_epoch = epoch_view(x, streams["batch"])
+        loss = _train_epoch(model, x_epoch, y, loss_fns[phase], opt, settings.batch_size, streams["batch"])
+        train_acc = softmax_accuracy(model, first_view(x), y)
         val_acc = softmax_accuracy(model, xv, yv) if xv is not None else None
         stop = stopper.update(val_acc if val_acc is not None else train_acc)
         run["epoch"] += 1
@@ -200,7 +203,7 @@ def evaluate_kumar(model: SerModel, train: Split, test: Split, batch_size: int =
     ``test_labels``, ``test_pred``.
     """
     n = model.num_classes
-    tr = embed(model, train[0], batch_size)
+    tr = embed(model, first_view(train[0]), batch_size)
     te = embed(model, test[0], batch_size)
     tr_emb = tr.embedding.cpu().double().numpy()
     te_emb = te.embedding.cpu().double().numpy()

@@ -65,6 +65,7 @@ class KumarConfig:
     overrides: dict[str, Any]
     train: KumarSettings
     standardize: bool  # KumarTrain.standardize (its default lives there)
+    views: int  # readings per utterance in the feature rows: 1 + mfcc39's random_views
 
 
 def model_name(model: KumarModel | dict[str, Any]) -> str:
@@ -116,13 +117,14 @@ class KumarTask(Task):
         feature = trial["features"]["name"]
         if feature in FEATURES and FEATURES[feature].variable_length:
             raise TaskConfigError("features.name", f"'{feature}' is variable-length; the kumar task needs a fixed-size feature (mfcc39)")
+        params = FEATURES[feature].resolve(trial["features"].get("params")) if feature in FEATURES else {}
         model = read_section(KumarModel, trial, "model")
         name = model_name(model)
         _check_model(model, name)
         train = read_section(KumarTrain, trial, "train")
         loss = read_section(KumarLoss, trial, "loss")
         settings = KumarSettings(**train.model_dump(exclude={"standardize"}), **loss.model_dump(), seed=int(trial["seed"]))
-        return KumarConfig(name, dict(model.overrides), settings, train.standardize)
+        return KumarConfig(name, dict(model.overrides), settings, train.standardize, 1 + int(params.get("random_views", 0)))
 
     def optimizer_steps(self, settings: KumarConfig, train_labels: np.ndarray) -> int:
         s = settings.train
@@ -136,10 +138,11 @@ class KumarTask(Task):
     def prepare(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
         from ser_models import create_model
 
+        data = split_views(data, settings.views)
         if settings.standardize:
             data = standardized(data)
         torch.manual_seed(int(trial["seed"]))
-        model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[1]),
+        model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[-1]),
                              **settings.overrides)
         val = (data.x_val, data.y_val) if data.x_val is not None else None
         return _Prepared(model, settings.train, data, val)
@@ -190,12 +193,29 @@ class KumarTask(Task):
         )
 
 
+def split_views(data: FoldData, views: int) -> FoldData:
+    """Feature rows of `views` readings each (mfcc39 with random_views): the training part becomes
+    (N, views, D), one reading drawn per utterance and epoch by the trainer; the validation and
+    test parts keep the fixed reading (view 0) only."""
+    if views == 1:
+        return data
+
+    def first(x: Any) -> Any:
+        return None if x is None else x.reshape(x.shape[0], views, -1)[:, 0]
+
+    x_train = data.x_train.reshape(data.x_train.shape[0], views, -1)
+    return replace(data, x_train=x_train, x_val=first(data.x_val), x_test=first(data.x_test))
+
+
 def standardized(data: FoldData) -> FoldData:
     """The fold with every input column scaled by the training part's mean and std (population std;
     a constant column, such as padding, is only centred). Validation and test parts use the same
-    statistics, so nothing about them leaks into training."""
-    mean = data.x_train.mean(dim=0)
-    std = data.x_train.std(dim=0, unbiased=False)
+    statistics, so nothing about them leaks into training. With several readings per training
+    utterance (:func:`split_views`) the statistics are the fixed reading's, which is what the
+    validation and test parts hold."""
+    fixed = data.x_train[:, 0] if data.x_train.dim() == 3 else data.x_train
+    mean = fixed.mean(dim=0)
+    std = fixed.std(dim=0, unbiased=False)
     std = torch.where(std > 1e-6 * std.max().clamp_min(1e-12), std, torch.ones_like(std))
 
     def scale(x: Any) -> Any:
@@ -212,4 +232,4 @@ class _Prepared:
     val: tuple[Any, Any] | None
 
 
-__all__ = ["KumarConfig", "KumarTask", "model_name", "standardized"]
+__all__ = ["KumarConfig", "KumarTask", "model_name", "split_views", "standardized"]

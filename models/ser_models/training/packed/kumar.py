@@ -27,7 +27,7 @@ from ...packed import (
     PackedTripletLoss,
     PackedWeightedSum,
 )
-from ..batches import batch_indices
+from ..batches import batch_indices, epoch_view, first_view
 from ..kumar import KumarSettings, Split, TrainResult
 from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu
 from ..schedule import EarlyStopping, linear_lr
@@ -96,7 +96,7 @@ def train_kumar_packed(
                                                ([s.triplet_weight for s in settings], triplet)])}  # fmt: skip
     # What each member's loss reaches per phase: torch gives the others no gradient (and SGD
     # then leaves them alone: no momentum, no weight decay), e.g. the classifier under ce_weight 0.
-    reached = reached_parameters(models[0], trains[0][0][:2])
+    reached = reached_parameters(models[0], first_view(trains[0][0][:2]))
     skip: dict[int, dict[int, set[str]]] = {1: {m: unreached(reached, {"logits"}) for m in range(mm)}, 2: {}}
     for m, s in enumerate(settings):
         reads = ({"logits"} if s.ce_weight != 0 else set()) | ({"embedding"} if s.triplet_weight != 0 else set())
@@ -148,11 +148,12 @@ def train_kumar_packed(
             lrs[m] = linear_lr(run["epoch"], n_epochs[run["phase"]], start, s.lr_end)
         pack.set_lr(lrs)
         pack.model.train()
+        epoch_x = {m: epoch_view(trains[m][0], streams[m]["batch"]) for m in live}  # before the batches, as unpacked
         batches = {m: batch_indices(trains[m][0].shape[0], s0.batch_size, streams[m]["batch"], dev) for m in live}
         totals = {m: torch.zeros((), device=dev) for m in live}
 
         def group_loss(members: list[int], rows: list[int] | None, idx: list[torch.Tensor]) -> torch.Tensor:
-            x = gather([trains[m][0] for m in members], idx)
+            x = gather([epoch_x[m] for m in members], idx)
             y = gather([trains[m][1] for m in members], idx)
             values = losses[runs[members[0]]["phase"]](pack.model(x, members=rows), y, members=members)
             for m, v in zip(members, values.detach()):
@@ -164,7 +165,7 @@ def train_kumar_packed(
             train_step(pack, step, lambda m, i: (runs[m]["phase"], i.numel()), group_loss,
                        {m: skip[runs[m]["phase"]][m] for m in step})  # fmt: skip
 
-        train_out = predict(pack.model, [trains[m][0] for m in live])
+        train_out = predict(pack.model, [first_view(trains[m][0]) for m in live])
         with_val = [m for m in live if vals[m] is not None]
         val_out = dict(zip(with_val, predict(pack.model, [vals[m][0] for m in with_val], pack.rows(with_val)))) if with_val else {}  # type: ignore[index]
         infos: dict[int, dict[str, Any]] = {}
