@@ -1,4 +1,5 @@
 import pickle
+from dataclasses import replace
 
 import pytest
 import torch
@@ -144,8 +145,41 @@ def test_trains_on_random_views_and_measures_on_the_first():
     r = train_kumar(model, (views, y), TEST, settings(patience=100))
     from ser_models.training.loop import softmax_accuracy
 
-    assert r.history[-1]["train_acc"] == softmax_accuracy(model, x, y)
+    assert r.history[r.selected_epoch - 1]["train_acc"] == softmax_accuracy(model, x, y)
     ev = evaluate_kumar(model, (views, y), TEST)
     assert ev["wa"] >= 0.9
     np_cents = evaluate_kumar(model, TRAIN, TEST)["centroids"]
     assert (ev["centroids"] == np_cents).all()  # centroids from the fixed reading
+
+
+def _weights_per_epoch(s, val):
+    """Train, keeping a copy of the weights after every epoch (from the checkpoint state)."""
+    seen = {}
+
+    def grab(info, state_fn):
+        seen[info["global_epoch"]] = {k: v.clone() for k, v in state_fn()["model"].items()}
+
+    model = small_model()
+    r = train_kumar(model, TRAIN, val, s, on_epoch=grab)
+    return model, r, seen
+
+
+@pytest.mark.parametrize("triplet_epochs", [4, 0])
+def test_model_selection_keeps_the_final_phases_best_validation_epoch(triplet_epochs):
+    s = settings(pretrain_epochs=4, triplet_epochs=triplet_epochs, patience=100, lr_start=0.2, lr_end=0.2)
+    model, r, seen = _weights_per_epoch(s, TEST)
+    final = 2 if triplet_epochs else 1
+    phase = [h for h in r.history if h["phase"] == final]
+    best = max(phase, key=lambda h: h["val_acc"])  # max() returns the first of equal values
+    assert r.selected_epoch == best["global_epoch"]
+    assert best["global_epoch"] != r.history[-1]["global_epoch"], "the case should select an earlier epoch"
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, seen[best["global_epoch"]][k]), k
+    # select_best=False: the weights of the last epoch (the paper's reading)
+    model, r, seen = _weights_per_epoch(replace(s, select_best=False), TEST)
+    assert r.selected_epoch == r.history[-1]["global_epoch"]
+    assert all(torch.equal(v, seen[r.selected_epoch][k]) for k, v in model.state_dict().items())
+    # no validation part: nothing to select on, the last weights
+    model, r, seen = _weights_per_epoch(s, None)
+    assert r.selected_epoch == r.history[-1]["global_epoch"]
+    assert all(torch.equal(v, seen[r.selected_epoch][k]) for k, v in model.state_dict().items())

@@ -59,7 +59,7 @@ def test_quick_profile_keeps_every_configuration():
     full = expand(grid)
     assert {t["config_id"] for t in quick} == {t["config_id"] for t in full}
     assert sorted({t["fold"] for t in quick}) == [0, 1]
-    assert quick[0]["train"]["pretrain_epochs"] == 10
+    assert quick[0]["train"]["pretrain_epochs"] == grid.spec.quick["train.pretrain_epochs"] == 20
     assert full[0]["train"]["pretrain_epochs"] == 1000
 
 

@@ -12,8 +12,11 @@ Choices (the paper's own where it gives them; ours, documented, where it does no
   with momentum 0.9 it knocked a resnet-11 from 99 % training accuracy to chance for several epochs).
 - Early stopping (paper: "accuracy does not improve by at least 0.0005 within 15 epochs"):
   per phase, on the softmax head's accuracy on the validation set when one is given, else on
-  the training set (evaluated in eval mode after the epoch). The weights at the stopping epoch
-  are kept (no rollback to the best epoch: the paper does not mention one).
+  the training set (evaluated in eval mode after the epoch).
+- Model selection (``select_best``, ours, as the other recipes do): with a validation set, the
+  weights of the final phase's epoch (phase 2, or phase 1 when ``triplet_epochs`` is 0) with the
+  best validation accuracy are kept. ``select_best=False`` keeps the weights at the stopping
+  epoch (the paper mentions no rollback). Without a validation set the last weights are kept.
 - Optimizer: SGD with momentum 0.9 (the paper does not name one; plain SGD is what a linearly
   decaying lr of 0.05 suggests); one optimizer for both phases.
 - Triplets: cosine distance (1 - cos), margin 0.2 (not given in the paper), random miner by
@@ -40,7 +43,7 @@ from ..losses.distances import check_distance
 from ..losses.mining import MINERS
 from .. import metrics as M
 from .batches import batch_indices, epoch_view, first_view
-from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state
+from .loop import OnEpoch, RandomStreams, epoch_info, restore_stateful, softmax_accuracy, stateful_state, to_cpu
 from .schedule import EarlyStopping, linear_lr
 
 Split = tuple[Tensor, Tensor]
@@ -64,6 +67,7 @@ class KumarSettings:
     momentum: float = 0.9
     weight_decay: float = 0.0
     phase2_lr: str = "continue"  # or "restart" (see the module docstring)
+    select_best: bool = True  # keep the final phase's best validation epoch (module docstring)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -88,6 +92,7 @@ class TrainResult:
     best_acc: dict[int, float]  # best monitored accuracy per phase (NaN if the phase did not run)
     monitor: str  # "val_acc" or "train_acc"
     settings: dict[str, Any] = field(default_factory=dict)
+    selected_epoch: int = 0  # global epoch whose weights the model holds (the last one unless selected)
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
@@ -144,16 +149,13 @@ def train_kumar(
                           weight_decay=settings.weight_decay)
     stateful = {"model": model, "optimizer": opt}
     stopper = EarlyStopping(settings.patience, settings.min_delta)
-    # Progress counters: `epoch` counts the epochs done in `phase`.
-    run: dict[str, Any] = {"phase": 1, "epoch": 0, "global_epoch": 0, "history": [],
-                           "epochs_run": {"1": 0, "2": 0}, "stopped": {"1": False, "2": False},
-                           "best": {"1": math.nan, "2": math.nan}}
+    run = new_run()
 
     if resume_state is not None:
         restore_stateful(stateful, resume_state)  # the optimizer's state follows the params' device
         streams.restore(resume_state["streams"])
         stopper.best, stopper.since_best = resume_state["stopper"]
-        run = copy.deepcopy(resume_state["run"])
+        run = {**new_run(), **copy.deepcopy(resume_state["run"])}  # a checkpoint from before model selection lacks "selected"
 
     def state_fn() -> dict[str, Any]:
         return {**stateful_state(stateful), "streams": streams.state(), "stopper": [stopper.best, stopper.since_best],
@@ -182,15 +184,44 @@ def train_kumar(
         run["epochs_run"][key] += 1
         run["best"][key] = stopper.best
         run["history"].append(info)
+        if phase == final_phase(settings) and settings.select_best:
+            keep_if_best(run, val_acc, lambda: to_cpu(model.state_dict()))
         if stop:
             run["stopped"][key] = True
             run["epoch"] = n_epochs[phase]  # the top of the loop moves on to the next phase
         if on_epoch is not None:
             on_epoch(dict(info), state_fn)
 
+    if run["selected"] is not None:
+        model.load_state_dict(run["selected"]["model"])
+    return result_of(run, monitor, settings)
+
+
+def new_run() -> dict[str, Any]:
+    """Progress of one Kumar run (``epoch`` counts the epochs done in ``phase``); in checkpoints."""
+    return {"phase": 1, "epoch": 0, "global_epoch": 0, "history": [], "epochs_run": {"1": 0, "2": 0},
+            "stopped": {"1": False, "2": False}, "best": {"1": math.nan, "2": math.nan}, "selected": None}
+
+
+def final_phase(settings: KumarSettings) -> int:
+    """The phase whose best validation epoch model selection keeps."""
+    return 2 if settings.triplet_epochs > 0 else 1
+
+
+def keep_if_best(run: dict[str, Any], val_acc: float | None, weights: Any) -> None:
+    """Remember this epoch's weights (``weights()``, on the CPU) if its validation accuracy beats
+    every earlier epoch of the final phase (ties keep the earlier epoch)."""
+    sel = run["selected"]
+    if val_acc is not None and (sel is None or val_acc > sel["val_acc"]):
+        run["selected"] = {"val_acc": val_acc, "global_epoch": run["global_epoch"], "model": weights()}
+
+
+def result_of(run: dict[str, Any], monitor: str, settings: KumarSettings) -> TrainResult:
+    sel = run["selected"]
     return TrainResult(history=run["history"], epochs={int(k): v for k, v in run["epochs_run"].items()},
                        stopped_early={int(k): v for k, v in run["stopped"].items()},
-                       best_acc={int(k): v for k, v in run["best"].items()}, monitor=monitor, settings=asdict(settings))
+                       best_acc={int(k): v for k, v in run["best"].items()}, monitor=monitor, settings=asdict(settings),
+                       selected_epoch=run["global_epoch"] if sel is None else sel["global_epoch"])
 
 
 def evaluate_kumar(model: SerModel, train: Split, test: Split, batch_size: int = 2048) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class KumarTrain(Section):
     momentum: float = Field(D.momentum, ge=0, lt=1)
     weight_decay: float = Field(D.weight_decay, ge=0)
     phase2_lr: Literal[PHASE2_LR] = D.phase2_lr  # type: ignore[valid-type]
+    select_best: bool = D.select_best  # keep the best validation epoch of the last phase (false: the last epoch)
     # Inputs standardised per column with the training part's mean and std (the task's own step, not
     # the trainer's). Raw MFCCs span hundreds of units in c0 and a few in the deltas: that saturates
     # the recurrent nets' tanh and lets c0 dominate the FC/CNN nets. The paper does not say; false
@@ -132,7 +133,7 @@ class KumarTask(Task):
 
     # Members of a pack may differ in these (ser_models.training.packed.kumar.PER_MEMBER).
     pack_free = frozenset({"train.lr_start", "train.lr_end", "train.weight_decay", "train.patience", "train.min_delta",
-                           "train.phase2_lr", "loss.margin", "loss.triplet_weight", "loss.ce_weight"})  # fmt: skip
+                           "train.phase2_lr", "train.select_best", "loss.margin", "loss.triplet_weight", "loss.ce_weight"})  # fmt: skip
     packable = True
 
     def prepare(self, trial: dict[str, Any], settings: KumarConfig, data: FoldData, ctx: TrialContext) -> _Prepared:
@@ -174,6 +175,7 @@ class KumarTask(Task):
             "epochs": int(sum(result.epochs.values())),
             "pretrain_epochs_run": int(result.epochs.get(1, 0)),
             "triplet_epochs_run": int(result.epochs.get(2, 0)),
+            "selected_epoch": int(result.selected_epoch),
         }
         extra = {
             "angle_table": np.round(np.asarray(ev["angle_table"], dtype=float), 3).tolist(),

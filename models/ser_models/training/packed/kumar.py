@@ -10,7 +10,6 @@ epoch is one epoch of every live member, whatever its phase.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
@@ -28,7 +27,7 @@ from ...packed import (
     PackedWeightedSum,
 )
 from ..batches import batch_indices, epoch_view, first_view
-from ..kumar import KumarSettings, Split, TrainResult
+from ..kumar import KumarSettings, Split, TrainResult, final_phase, keep_if_best, new_run, result_of
 from ..loop import NonFiniteLoss, RandomStreams, epoch_info, to_cpu
 from ..schedule import EarlyStopping, linear_lr
 from .common import (
@@ -52,7 +51,7 @@ from .common import (
 RECIPE = "kumar"
 # Settings that may differ between members; everything else must be equal.
 PER_MEMBER = frozenset({"lr_start", "lr_end", "margin", "triplet_weight", "ce_weight", "weight_decay", "seed",
-                        "patience", "min_delta", "phase2_lr"})  # fmt: skip
+                        "patience", "min_delta", "phase2_lr", "select_best"})  # fmt: skip
 
 
 def _miner(s: KumarSettings, m: int, generators: list[torch.Generator]) -> Any:
@@ -105,9 +104,7 @@ def train_kumar_packed(
     pack = Pack(models, lambda params: PackedSGD(params, lr=[s.lr_start for s in settings], momentum=s0.momentum,
                                                  weight_decay=[s.weight_decay for s in settings]))  # fmt: skip
     stoppers = [EarlyStopping(s.patience, s.min_delta) for s in settings]
-    runs: list[dict[str, Any]] = [{"phase": 1, "epoch": 0, "global_epoch": 0, "history": [],
-                                   "epochs_run": {"1": 0, "2": 0}, "stopped": {"1": False, "2": False},
-                                   "best": {"1": math.nan, "2": math.nan}} for _ in range(mm)]  # fmt: skip
+    runs = [new_run() for _ in range(mm)]
     status, errors = [TRAINING] * mm, [None] * mm
     if resume_state is not None:
         check_resume(RECIPE, resume_state, mm)
@@ -115,7 +112,7 @@ def train_kumar_packed(
             pack.load(m, st["model"], st["optimizer"])
             streams[m].restore(st["streams"])
             stoppers[m].best, stoppers[m].since_best = st["stopper"]
-            runs[m] = copy.deepcopy(st["run"])
+            runs[m] = {**new_run(), **copy.deepcopy(st["run"])}
         status, errors = list(resume_state["status"]), list(resume_state["errors"])
 
     def advance(m: int) -> bool:
@@ -186,6 +183,8 @@ def train_kumar_packed(
             run["epochs_run"][key] += 1
             run["best"][key] = stoppers[m].best
             run["history"].append(info)
+            if run["phase"] == final_phase(settings[m]) and settings[m].select_best:
+                keep_if_best(run, val_acc, lambda: to_cpu(pack.model_state(m)))  # noqa: B023 (called at once)
             if stop:
                 run["stopped"][key] = True
                 run["epoch"] = n_epochs[run["phase"]]
@@ -197,17 +196,13 @@ def train_kumar_packed(
             on_epoch(infos, state_fn)
 
     results: list[MemberResult[TrainResult]] = []
-    finals = [pack.model_state(m) for m in range(mm)]
+    finals = [pack.model_state(m) if runs[m]["selected"] is None else runs[m]["selected"]["model"] for m in range(mm)]
     for m, model in enumerate(models):
         run = runs[m]
         if run["global_epoch"] > 0:
             finish_models([model], [finals[m]])
         error = NonFiniteLoss(errors[m]) if status[m] == FAILED else None
-        result = None if error is not None else TrainResult(
-            history=run["history"], epochs={int(k): v for k, v in run["epochs_run"].items()},
-            stopped_early={int(k): v for k, v in run["stopped"].items()},
-            best_acc={int(k): v for k, v in run["best"].items()},
-            monitor="val_acc" if vals[m] is not None else "train_acc", settings=asdict(settings[m]))  # fmt: skip
+        result = None if error is not None else result_of(run, "val_acc" if vals[m] is not None else "train_acc", settings[m])
         results.append(MemberResult(m, result, error, run["history"], finals[m], model))
     return results
 
