@@ -53,14 +53,14 @@ def fold_data(trial: dict[str, Any], inputs: TrialInputs, device: str) -> FoldDa
     folds = _folds(inputs.folds)
     f = trial["fold"]
     idx = {part: folds[f"{f}/{part}"] for part in ("train", "val", "test")}
-    y = torch.as_tensor(np.asarray(fs.y, dtype=np.int64))
-    x = None if fs.is_variable else torch.as_tensor(np.asarray(fs.x, dtype=np.float32))
 
     def part(name: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        if idx[name].size == 0:
+        i = idx[name]
+        if i.size == 0:
             return None, None
-        i = torch.as_tensor(idx[name])
-        return (x[i].to(device) if x is not None else None), y[i].to(device)
+        # Rows gathered in numpy: a writable copy of just this part (the cache is a read-only memmap).
+        x = None if fs.is_variable else torch.from_numpy(np.array(fs.x[i], dtype=np.float32))
+        return (x.to(device) if x is not None else None), torch.from_numpy(np.array(fs.y[i], dtype=np.int64)).to(device)
 
     x_train, y_train = part("train")
     x_val, y_val = part("val")

@@ -66,7 +66,7 @@ def embed_sequences(model: SerModel, seqs: Sequence[np.ndarray], device: str = "
     emb, logits = [], []
     try:
         for s in seqs:
-            x = torch.from_numpy(fit_length(s, MIN_FRAMES)).T.unsqueeze(0).to(device)
+            x = torch.tensor(fit_length(s, MIN_FRAMES)).T.unsqueeze(0).to(device)  # a copy: `s` may be a read-only memmap
             out = model(x)
             emb.append(out.embedding.float().cpu())
             logits.append(out.logits.float().cpu())
