@@ -104,6 +104,19 @@ def test_mfcc39_tile_windows_average_consecutive_tenths(small: Manifest, tmp_pat
     np.testing.assert_allclose(fs.x[row].reshape(10, 39), expected, rtol=1e-4, atol=1e-3)
 
 
+def test_mfcc39_mean_std_windows_add_each_windows_std(small: Manifest, tmp_path: Path) -> None:
+    fs = prepare_features(small, "mfcc39", {"window_reduce": "mean_std"}, cache_dir=tmp_path)
+    assert fs.x.shape == (3, 780)
+    y, _ = librosa.effects.trim(_signal(small.utterances[0].path), top_db=30, frame_length=512, hop_length=160)
+    m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=13, n_fft=512, win_length=400, hop_length=160,
+                             n_mels=40, window="hamming")
+    frames = np.concatenate([m, librosa.feature.delta(m, width=9), librosa.feature.delta(m, order=2, width=9)]).T
+    starts = [round(i * (len(frames) - 10) / 9) for i in range(10)]  # the spread windows
+    expected = np.stack([np.r_[frames[s : s + 10].mean(axis=0), frames[s : s + 10].std(axis=0)] for s in starts])
+    row = fs.utt_ids.tolist().index("a")
+    np.testing.assert_allclose(fs.x[row].reshape(10, 78), expected, rtol=1e-4, atol=1e-3)
+
+
 def test_mfcc39_random_views_move_each_window_by_at_most_half_the_spacing(small: Manifest, tmp_path: Path) -> None:
     fixed = prepare_features(small, "mfcc39", cache_dir=tmp_path)
     fs = prepare_features(small, "mfcc39", {"random_views": 3}, cache_dir=tmp_path)
@@ -291,7 +304,7 @@ def test_bad_names_and_params(small: Manifest, tmp_path: Path) -> None:
         prepare_features(small, "wav2vec", cache_dir=tmp_path)
     with pytest.raises(DataError, match="unknown parameter.*n_mfc"):
         prepare_features(small, "mfcc39", {"n_mfc": 12}, cache_dir=tmp_path)
-    with pytest.raises(DataError, match="allowed: mean, first"):
+    with pytest.raises(DataError, match="allowed: mean, mean_std, first"):
         prepare_features(small, "mfcc39", {"window_reduce": "max"}, cache_dir=tmp_path)
     with pytest.raises(DataError, match="seconds"):
         prepare_features(small, "mfcc13_fixed", {"seconds": 16}, cache_dir=tmp_path)

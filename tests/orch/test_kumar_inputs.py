@@ -66,3 +66,16 @@ def test_random_views_train_on_every_reading_and_evaluate_on_the_fixed_one() -> 
     np.testing.assert_allclose(d.x_train.numpy(), (raw[:40] - mean) / std, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(d.x_test.numpy(), (raw[50:, 0] - mean) / std, rtol=1e-4, atol=1e-4)
     assert prepared.model(d.x_test[:2]).logits.shape == (2, 3)  # the model reads one 390-value reading
+
+
+def test_the_models_read_the_features_values_per_window() -> None:
+    # window_reduce: mean_std gives 78 values per window: the recurrent net steps over 10 windows of 78.
+    task = KumarTask()
+    trial = {**_trial(), "model": {"family": "lstm", "depth": 6},
+             "features": {"name": "mfcc39", "params": {"window_reduce": "mean_std"}}}
+    x = torch.randn(12, 780)
+    y = torch.as_tensor(np.arange(12) % 3)
+    data = FoldData(x[:8], y[:8], None, None, x[8:], y[8:], ("a", "b", "c"))
+    model = task.prepare(trial, task.settings(trial), data, TrialContext(device="cpu")).model
+    lstm = next(m for m in model.modules() if isinstance(m, torch.nn.LSTM))
+    assert model.n_coeffs == 78 and lstm.input_size == 78

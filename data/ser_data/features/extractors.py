@@ -108,12 +108,22 @@ def random_view_bounds(n_frames: int, p: dict[str, Any], rng: np.random.Generato
     return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, points[1:])]
 
 
+def window_values(p: dict[str, Any]) -> int:
+    """Values per window: 39 (13 MFCC + deltas), twice that with ``window_reduce: mean_std``."""
+    return 3 * p["n_mfcc"] * (2 if p["window_reduce"] == "mean_std" else 1)
+
+
 def _reduce_windows(frames: np.ndarray, bounds: list[tuple[int, int]], p: dict[str, Any]) -> np.ndarray:
-    out = np.zeros((p["n_windows"], frames.shape[1]), np.float32)  # missing windows stay zero (padding)
+    out = np.zeros((p["n_windows"], window_values(p)), np.float32)  # missing windows stay zero (padding)
     for i, (start, stop) in enumerate(bounds):
         window = frames[start:stop]
-        out[i] = window.mean(axis=0) if p["window_reduce"] == "mean" else window[0]
-    return out.reshape(-1)  # window-major: [w0: mfcc, d1, d2][w1: ...]
+        if p["window_reduce"] == "first":
+            out[i] = window[0]
+        elif p["window_reduce"] == "mean":
+            out[i] = window.mean(axis=0)
+        else:  # mean_std: the window's variability too (population std over its frames)
+            out[i] = np.concatenate([window.mean(axis=0), window.std(axis=0)])
+    return out.reshape(-1)  # window-major: [w0: mfcc, d1, d2 (, their stds)][w1: ...]
 
 
 def extract_mfcc39(y: np.ndarray, sr: int, p: dict[str, Any], utt_id: str) -> np.ndarray:
@@ -172,8 +182,9 @@ register(FeatureSpec(
     variable_length=False,
     description="Kumar 2020: 13 MFCC + delta + delta-delta (25 ms / 10 ms), 10 windows of 10 frames "
                 "spread over the utterance (or its 10 tenths, or drawn at random), each averaged to 39 values -> 390 (window-major); "
+                "window_reduce: mean_std gives 78 values per window (means and stds); "
                 "random_views > 0 appends that many readings with random window positions (for training)",
-    choices={"silence": _SILENCE, "window_starts": ("spread", "tile", "disjoint", "any"), "window_reduce": ("mean", "first")},
+    choices={"silence": _SILENCE, "window_starts": ("spread", "tile", "disjoint", "any"), "window_reduce": ("mean", "mean_std", "first")},
 ))  # fmt: skip
 
 register(FeatureSpec(

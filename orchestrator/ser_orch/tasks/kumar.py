@@ -67,6 +67,7 @@ class KumarConfig:
     train: KumarSettings
     standardize: bool  # KumarTrain.standardize (its default lives there)
     views: int  # readings per utterance in the feature rows: 1 + mfcc39's random_views
+    n_windows: int | None  # windows per reading (mfcc39's n_windows): the models' sequence length
 
 
 def model_name(model: KumarModel | dict[str, Any]) -> str:
@@ -125,7 +126,8 @@ class KumarTask(Task):
         train = read_section(KumarTrain, trial, "train")
         loss = read_section(KumarLoss, trial, "loss")
         settings = KumarSettings(**train.model_dump(exclude={"standardize"}), **loss.model_dump(), seed=int(trial["seed"]))
-        return KumarConfig(name, dict(model.overrides), settings, train.standardize, 1 + int(params.get("random_views", 0)))
+        return KumarConfig(name, dict(model.overrides), settings, train.standardize, 1 + int(params.get("random_views", 0)),
+                           params.get("n_windows"))
 
     def optimizer_steps(self, settings: KumarConfig, train_labels: np.ndarray) -> int:
         s = settings.train
@@ -143,8 +145,11 @@ class KumarTask(Task):
         if settings.standardize:
             data = standardized(data)
         torch.manual_seed(int(trial["seed"]))
-        model = create_model(settings.model, num_classes=len(data.labels), input_dim=int(data.x_train.shape[-1]),
-                             **settings.overrides)
+        dim = int(data.x_train.shape[-1])
+        overrides = dict(settings.overrides)
+        if settings.n_windows:  # values per window from the feature (39; 78 with window_reduce: mean_std)
+            overrides.setdefault("n_coeffs", dim // settings.n_windows)
+        model = create_model(settings.model, num_classes=len(data.labels), input_dim=dim, **overrides)
         val = (data.x_val, data.y_val) if data.x_val is not None else None
         return _Prepared(model, settings.train, data, val)
 
