@@ -75,7 +75,7 @@ def _embed_sequences(model: PackedModel, seqs: Sequence[Sequence[np.ndarray]], r
         was_training = sub.training
         sub.eval()
         try:
-            outs = [sub(torch.from_numpy(fit_length(a, MIN_FRAMES)).T.unsqueeze(0).to(device), shared_input=True)
+            outs = [sub(torch.tensor(fit_length(a, MIN_FRAMES)).T.unsqueeze(0).to(device), shared_input=True)
                     for a in seqs[js[0]]]  # fmt: skip
         finally:
             sub.train(was_training)
@@ -111,7 +111,7 @@ def train_mocanu_packed(
     loss_fn, reads = pack_losses(loss_fns)
     loss_fn.to(dev)
     streams = [RandomStreams(crops=np.random.default_rng(s.seed)) for s in settings]
-    probe = torch.stack([torch.from_numpy(fit_length(seqs[0][i], s0.crop_frames)[: s0.crop_frames]).T
+    probe = torch.stack([torch.tensor(fit_length(seqs[0][i], s0.crop_frames)[: s0.crop_frames]).T  # copies: read-only memmaps
                          for i in range(min(2, ns[0]))]).to(dev)  # fmt: skip
     reached = reached_parameters(models[0], probe)
     skip = {m: unreached(reached, reads[m]) for m in range(mm)}
