@@ -18,6 +18,7 @@ import torch
 from pydantic import Field
 
 from ser_models.losses.mining import MINERS
+from ser_models.training.batches import first_view
 from ser_models.training.kumar import PHASE2_LR, KumarSettings
 
 from .base import FoldData, Task, TaskConfigError, TrialContext, TrialOutcome
@@ -220,7 +221,7 @@ def standardized(data: FoldData) -> FoldData:
     statistics, so nothing about them leaks into training. With several readings per training
     utterance (:func:`split_views`) the statistics are the fixed reading's, which is what the
     validation and test parts hold."""
-    fixed = data.x_train[:, 0] if data.x_train.dim() == 3 else data.x_train
+    fixed = first_view(data.x_train)
     mean = fixed.mean(dim=0)
     std = fixed.std(dim=0, unbiased=False)
     std = torch.where(std > 1e-6 * std.max().clamp_min(1e-12), std, torch.ones_like(std))
