@@ -81,7 +81,11 @@ def window_bounds(n_frames: int, p: dict[str, Any], utt_id: str) -> list[tuple[i
         return [(int(s), int(s) + p["window_frames"]) for s in window_starts(n_frames, p, utt_id)]
     if n_frames <= 0:
         return []
-    edges = np.round(np.linspace(0, n_frames, p["n_windows"] + 1)).astype(int)
+    return _tile_windows(np.round(np.linspace(0, n_frames, p["n_windows"] + 1)).astype(int), n_frames)
+
+
+def _tile_windows(edges: np.ndarray, n_frames: int) -> list[tuple[int, int]]:
+    """Consecutive windows between sorted cut points; each holds at least one real frame."""
     starts = np.minimum(edges[:-1], n_frames - 1)
     return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, edges[1:])]
 
@@ -104,8 +108,7 @@ def random_view_bounds(n_frames: int, p: dict[str, Any], rng: np.random.Generato
     points = np.sort(np.clip(np.round(points), 0, span)).astype(int)
     if mode != "tile":
         return [(int(s), int(s) + wf) for s in points]
-    starts = np.minimum(points[:-1], n_frames - 1)
-    return [(int(a), int(max(b, a + 1))) for a, b in zip(starts, points[1:])]
+    return _tile_windows(points, n_frames)
 
 
 def window_values(p: dict[str, Any]) -> int:
