@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from .base import SerModel
@@ -86,27 +87,58 @@ class CNNNet(SerModel):
 _CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
+RECURRENT_INITS = ("keras", "torch")
+
+
 class RecurrentNet(SerModel):
     """x - 2 stacked recurrent layers (RNN / LSTM / GRU) over the 10 windows, then the
-    temporal average of the last layer's outputs (Kumar Eq. 1)."""
+    temporal average of the last layer's outputs (Kumar Eq. 1).
+
+    ``init``: ``"keras"`` (default, :func:`keras_init`) gives Glorot-uniform input weights,
+    orthogonal recurrent weights, zero biases and an LSTM forget-gate bias of 1 (Keras's defaults;
+    the paper names no framework, Keras was the common one for such nets in 2020). ``"torch"`` keeps PyTorch's U(-1/sqrt(h), 1/sqrt(h))
+    for everything: through stacked LSTM layers the signal then vanishes (the trunk output of
+    lstm-11 varies across inputs by about 1e-6) and training learns only the output bias."""
 
     min_depth = 3
 
     def __init__(self, num_classes: int, depth: int, cell: str = "lstm", input_dim: int = 390,
                  hidden: int = 64, embedding_dim: int = 64, n_coeffs: int = 39,
-                 negative_slope: float = 0.01) -> None:
+                 negative_slope: float = 0.01, init: str = "keras") -> None:
         super().__init__(num_classes, input_dim, n_coeffs, embedding_dim, negative_slope)
         _check_depth(self, depth)
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
+        if init not in RECURRENT_INITS:
+            raise ValueError(f"init must be one of {list(RECURRENT_INITS)}, got {init!r}")
         self.depth = depth
         self.cell = cell
         self.rnn = _CELLS[cell](n_coeffs, hidden, num_layers=depth - 2, batch_first=True)
+        if init == "keras":
+            keras_init(self.rnn)
         self._build_head(hidden)
 
     def forward_features(self, x: Tensor) -> Tensor:
         out, _ = self.rnn(self.windows(x))  # (B, 10, hidden)
         return out.mean(dim=1)
+
+
+def keras_init(rnn: nn.RNNBase) -> None:
+    """Keras's recurrent defaults on a torch RNN/LSTM/GRU: Glorot-uniform input weights over all
+    gates at once (fan_out = gates x hidden, as Keras's kernel), orthogonal recurrent weights
+    (orthonormal columns of the (gates x hidden, hidden) matrix: Keras's recurrent kernel
+    transposed), zero biases, and an LSTM forget-gate bias of 1 (torch's gate order is input,
+    forget, cell, output; the 1 goes into ``bias_ih`` only, so the two biases sum to it)."""
+    with torch.no_grad():
+        for name, p in rnn.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(p)
+            elif name.startswith("weight_hh"):
+                nn.init.orthogonal_(p)
+            else:
+                nn.init.zeros_(p)
+                if isinstance(rnn, nn.LSTM) and name.startswith("bias_ih"):
+                    p[rnn.hidden_size : 2 * rnn.hidden_size] = 1.0
 
 
 class ResidualBlock(nn.Module):

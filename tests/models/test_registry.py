@@ -82,3 +82,40 @@ def test_package_is_standalone():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("name", ["lstm-7", "gru-8", "rnn-6"])
+def test_recurrent_nets_start_from_keras_initialisation(name):
+    # Keras's defaults, checked with numpy: Glorot-uniform input kernels (|w| <= sqrt(6 / (fan_in +
+    # fan_out)), variance 2 / (fan_in + fan_out) over all gates), orthonormal columns of the recurrent
+    # kernels, zero biases but the LSTM forget gate's 1.
+    import numpy as np
+
+    torch.manual_seed(0)
+    rnn = create_model(name, num_classes=8, input_dim=390, hidden=64).rnn
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[name.split("-")[0]]
+    for layer in range(rnn.num_layers):
+        w_ih = getattr(rnn, f"weight_ih_l{layer}").detach().numpy()
+        fan_in, fan_out = w_ih.shape[1], w_ih.shape[0]
+        assert fan_out == gates * 64
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        assert np.abs(w_ih).max() <= limit and np.abs(w_ih).max() > 0.95 * limit
+        assert np.isclose(w_ih.var(), 2 / (fan_in + fan_out), rtol=0.1)
+        w_hh = getattr(rnn, f"weight_hh_l{layer}").detach().numpy()
+        np.testing.assert_allclose(w_hh.T @ w_hh, np.eye(64), atol=1e-5)
+        bias = (getattr(rnn, f"bias_ih_l{layer}") + getattr(rnn, f"bias_hh_l{layer}")).detach().numpy()
+        expected = np.zeros(gates * 64)
+        if gates == 4:
+            expected[64:128] = 1.0  # torch's gate order: input, forget, cell, output
+        np.testing.assert_array_equal(bias, expected)
+
+
+def test_recurrent_torch_initialisation_is_one_override_away():
+    torch.manual_seed(0)
+    rnn = create_model("lstm-7", num_classes=8, init="torch").rnn
+    bound = 1 / 64**0.5  # torch: U(-1/sqrt(hidden), 1/sqrt(hidden)) for every weight and bias
+    for p in rnn.parameters():
+        assert p.abs().max() <= bound
+    assert rnn.bias_ih_l0.abs().sum() > 0
+    with pytest.raises(ValueError, match="init must be one of"):
+        create_model("lstm-7", num_classes=8, init="glorot")
