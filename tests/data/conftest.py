@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from audio_writers import write_empty, write_garbage, write_silent, write_wav
-from ser_data.manifest import Manifest, Utterance
 
 
 @pytest.fixture(scope="session")
@@ -95,22 +94,6 @@ def iemocap_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "Session2" / "sentences" / "wav" / "Ses02M_script02_2" / "Ses02M_script02_2_M000.wav").unlink()
     write_garbage(root / "Session2" / "sentences" / "wav" / "Ses02F_impro05a" / "Ses02F_impro05a_M001.wav")
     return root
-
-
-def fake_manifest(
-    n_speakers: int, per_speaker: int = 6, labels: tuple[str, ...] = ("a", "b", "c"),
-    sessions: int | None = None, dataset: str = "fake",
-) -> Manifest:
-    """A manifest without files, for the fold protocols."""
-    utts = []
-    for s in range(n_speakers):
-        for j in range(per_speaker):
-            utts.append(Utterance(
-                utt_id=f"s{s:03d}_{j:03d}", path=f"/none/s{s}_{j}.wav", emotion=labels[(j + s) % len(labels)],
-                speaker=f"{1001 + s}", gender="MF"[s % 2],
-                session=None if sessions is None else f"Session{s % sessions + 1}",
-            ))
-    return Manifest(dataset=dataset, root="/none", utterances=utts, labels=labels)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import fake_manifest
+from fake_manifests import fake_manifest
 from ser_data.errors import DataError
 from ser_data.protocols import make_folds, protocol_names
 
