@@ -39,3 +39,10 @@ def tiny_grid(tmp_path: Path, tiny_corpus: Path) -> Path:
     path = tmp_path / "tiny_kumar.yaml"
     path.write_text(TINY_GRID.format(root=tiny_corpus))
     return path
+
+
+@pytest.fixture(scope="module")
+def task_corpora(synth_corpus) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    """The corpus roots of ``task_grids``' grids: two RAVDESS-layout ones and an IEMOCAP-layout one."""
+    return {"ravdess": synth_corpus("ravdess", actors=2, seed=3), "mocanu": synth_corpus("ravdess", actors=3, seed=5),
+            "iemocap": synth_corpus("iemocap", actors=4, seed=5)}

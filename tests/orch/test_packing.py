@@ -34,60 +34,14 @@ from ser_orch.experiment import Experiment, RunOptions
 from ser_orch.packing import plan_packs
 from ser_orch.results.records import read_trial_arrays
 from ser_orch.trial import run_pack, run_trial
+from task_grids import write_task_grid
 
-KUMAR = """
-name: pack_kumar
-task: kumar
-dataset: {{name: ravdess, root: {ravdess}}}
-features: {{name: mfcc39}}
-protocol: {{name: kumar_70_30, folds: 2, params: {{folds: 2}}}}
-model: {{family: {family}, depth: 6, overrides: {{{size}: 8, embedding_dim: 8}}}}
-loss: {{miner: {miner}}}
-train: {{pretrain_epochs: 3, triplet_epochs: 3, batch_size: 32}}
-grid:
-  loss.margin: [0.2, 0.4]
-"""
-MOCANU = """
-name: pack_mocanu
-task: mocanu
-dataset: {{name: ravdess, root: {mocanu}}}
-features: {{name: spec257}}
-protocol: {{name: mocanu_actor10, folds: 3, params: {{folds: 3}}}}
-model:
-  name: se-resnet34-ghostvlad
-  overrides: {{clusters: 2, ghost_clusters: 1, widths: [4, 4, 8, 8], blocks: [1, 1, 1, 1], descriptor_dim: 8, embedding_dim: 8}}
-loss: {{type: emotion, alpha: 0.1, beta: 0.15}}
-train: {{classifier: svm, epochs: 3, steps_per_epoch: 2, batch_size: 8, crop_frames: 40, patience: 5, svm_max_train: 20}}
-grid:
-  loss.alpha: [0.1, 0.3]
-"""
-LIU = """
-name: pack_liu
-task: liu
-dataset: {{name: iemocap, root: {iemocap}, label_set: 4class, improvised_only: true}}
-features: {{name: mfcc_seg}}
-protocol: {{name: liu_random_80_20, folds: 2, params: {{folds: 2}}}}
-model: {{name: liu-cnn-lstm, overrides: {{channels: [2, 4, 4], freq_channels: 8, lstm_hidden: 8}}}}
-loss: {{alpha: 0.0, triplet_pool: 2000}}
-train: {{epochs: 3, batch_size: 32, lr: 0.003, augment: true}}
-grid:
-  train.lr: [0.003, 0.002]
-"""
-LIAN = """
-name: pack_lian
-task: lian
-dataset: {{name: iemocap, root: {iemocap}, label_set: 4class, improvised_only: true}}
-features: {{name: mfcc13_fixed, params: {{seconds: 2}}}}
-protocol: {{name: lian_loso, folds: 2}}
-model: {{name: lian-cnn1d, overrides: {{filters: 8}}}}
-loss: {{lambda: 0.8, type: 2, loader: loader_1, aux_task: dominance, aux_weight: 0.1}}
-train: {{epochs: 3, batch_size: 16, lr: 0.002, lr_patience: 0}}
-grid:
-  loss.lambda: [0.6, 1.0]
-"""
-GRIDS = {"kumar-gru": (KUMAR, {"family": "gru", "size": "hidden", "miner": "semihard"}),
-         "kumar-resnet": (KUMAR, {"family": "resnet", "size": "channels", "miner": "random"}), "mocanu": (MOCANU, {}),
-         "liu": (LIU, {}), "lian": (LIAN, {})}
+# name -> (task, fields, axis) for task_grids.write_task_grid
+GRIDS = {"kumar-gru": ("kumar", {"family": "gru", "size": "hidden", "miner": "semihard"}, "loss.margin: [0.2, 0.4]"),
+         "kumar-resnet": ("kumar", {"family": "resnet", "size": "channels", "miner": "random"}, "loss.margin: [0.2, 0.4]"),
+         "mocanu": ("mocanu", {}, "loss.alpha: [0.1, 0.3]"), "liu": ("liu", {"alpha": 0.0}, "train.lr: [0.003, 0.002]"),
+         "lian": ("lian", {}, "loss.lambda: [0.6, 1.0]")}
+KUMAR_FC = {"family": "fc", "size": "hidden", "miner": "semihard"}
 FOLDS = {"mocanu": "0,1"}
 # Liu's CNN puts a bias before each BatchNorm: BatchNorm cancels it, so its gradient is float
 # noise, which Adam scales up to full lr-sized steps; the bias and the BatchNorm running mean then
@@ -106,16 +60,9 @@ class Interrupted(Exception):
     pass
 
 
-@pytest.fixture(scope="module")
-def corpora(synth_corpus) -> dict[str, Path]:  # type: ignore[no-untyped-def]
-    return {"ravdess": synth_corpus("ravdess", actors=2, seed=3), "mocanu": synth_corpus("ravdess", actors=3, seed=5),
-            "iemocap": synth_corpus("iemocap", actors=4, seed=5)}
-
-
 def _experiment(name: str, tmp_path: Path, corpora: dict[str, Path], **fields: Any) -> Experiment:
-    text, extra = GRIDS[name]
-    grid = tmp_path / f"{name}.yaml"
-    grid.write_text(text.format(**corpora, **extra))
+    task, extra, axis = GRIDS[name]
+    grid = write_task_grid(tmp_path / f"{name}.yaml", task, corpora, axis, **extra)
     exp = Experiment.from_grid(grid, RunOptions(folds=FOLDS.get(name, "0,1"), **fields))
     exp.prepare(tmp_path / "run")
     return exp
@@ -186,8 +133,8 @@ def assert_same_record(packed: Any, alone: Any, dirs: tuple[Path, Path], evaluat
 
 
 @pytest.mark.parametrize("name", GRIDS)
-def test_a_pack_gives_the_records_of_its_trials_run_alone(name: str, tmp_path: Path, corpora: dict[str, Path]):
-    exp = _experiment(name, tmp_path, corpora, pack="4")
+def test_a_pack_gives_the_records_of_its_trials_run_alone(name: str, tmp_path: Path, task_corpora: dict[str, Path]):
+    exp = _experiment(name, tmp_path, task_corpora, pack="4")
     plan = plan_packs(exp.trials, 4, on_gpu=False)
     assert [len(p) for p in plan.packs] == [4]  # 2 values of a loss scalar x 2 folds: one pack
     trials = plan.packs[0]
@@ -203,8 +150,8 @@ def test_a_pack_gives_the_records_of_its_trials_run_alone(name: str, tmp_path: P
         assert on_disk["status"] == "done" and on_disk["history"]
 
 
-def test_a_diverging_member_fails_alone(tmp_path: Path, corpora: dict[str, Path]):
-    exp = _experiment("kumar-resnet", tmp_path, corpora)
+def test_a_diverging_member_fails_alone(tmp_path: Path, task_corpora: dict[str, Path]):
+    exp = _experiment("kumar-resnet", tmp_path, task_corpora)
     trials = exp.trials[:2]  # margin 0.2, folds 0 and 1
     bad = json.loads(json.dumps(trials[1]))
     bad["train"]["lr_start"] = bad["train"]["lr_end"] = 1e30  # the weights overflow at once
@@ -217,8 +164,8 @@ def test_a_diverging_member_fails_alone(tmp_path: Path, corpora: dict[str, Path]
     assert on_disk["status"] == "failed" and "loss is nan" in on_disk["error"]
 
 
-def test_an_interrupted_pack_resumes_to_the_same_records(tmp_path: Path, corpora: dict[str, Path]):
-    exp = _experiment("lian", tmp_path, corpora)
+def test_an_interrupted_pack_resumes_to_the_same_records(tmp_path: Path, task_corpora: dict[str, Path]):
+    exp = _experiment("lian", tmp_path, task_corpora)
     trials = exp.trials
     inputs = [exp.inputs[t["trial_id"]] for t in trials]
     full = run_pack(trials, inputs, tmp_path / "full")
@@ -242,10 +189,9 @@ def test_an_interrupted_pack_resumes_to_the_same_records(tmp_path: Path, corpora
         assert_same_record(r, f, (tmp_path / "resumed", tmp_path / "full"))
 
 
-def test_grid_show_prints_the_packs_and_bad_pack_values_exit_2(tmp_path: Path, corpora: dict[str, Path]):
+def test_grid_show_prints_the_packs_and_bad_pack_values_exit_2(tmp_path: Path, task_corpora: dict[str, Path]):
     runner = CliRunner()
-    grid = tmp_path / "kumar.yaml"
-    grid.write_text(KUMAR.format(**corpora, family="fc", size="hidden", miner="semihard"))
+    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, "loss.margin: [0.2, 0.4]", **KUMAR_FC)
     shown = runner.invoke(app, ["grid", "show", str(grid), "--pack", "3"])
     assert shown.exit_code == 0, shown.output
     assert "packing 3: 4 trials in 2 pack(s) of 2 members" in shown.output
@@ -261,10 +207,9 @@ def test_grid_show_prints_the_packs_and_bad_pack_values_exit_2(tmp_path: Path, c
         assert not out.exists()  # nothing started
 
 
-def test_ablate_packed_and_unpacked_give_the_same_table(tmp_path: Path, corpora: dict[str, Path]):
+def test_ablate_packed_and_unpacked_give_the_same_table(tmp_path: Path, task_corpora: dict[str, Path]):
     runner = CliRunner()
-    grid = tmp_path / "kumar.yaml"
-    grid.write_text(KUMAR.format(**corpora, family="fc", size="hidden", miner="semihard"))
+    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, "loss.margin: [0.2, 0.4]", **KUMAR_FC)
     tables = {}
     for pack in ("2", "off"):
         out = tmp_path / f"run-{pack}"
