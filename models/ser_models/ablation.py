@@ -94,11 +94,10 @@ class RecurrentNet(SerModel):
     """x - 2 stacked recurrent layers (RNN / LSTM / GRU) over the 10 windows, then the
     temporal average of the last layer's outputs (Kumar Eq. 1).
 
-    ``init``: ``"keras"`` (default, :func:`keras_init`) gives Glorot-uniform input weights,
-    orthogonal recurrent weights, zero biases and an LSTM forget-gate bias of 1 (Keras's defaults;
-    the paper names no framework, Keras was the common one for such nets in 2020). ``"torch"`` keeps PyTorch's U(-1/sqrt(h), 1/sqrt(h))
-    for everything: through stacked LSTM layers the signal then vanishes (the trunk output of
-    lstm-11 varies across inputs by about 1e-6) and training learns only the output bias."""
+    ``init``: ``"keras"`` (default: :func:`keras_init`; the paper names no framework, Keras was
+    the common one for such nets in 2020) or ``"torch"`` (PyTorch's U(-1/sqrt(h), 1/sqrt(h)) for
+    everything, under which the signal fades through stacked LSTM layers: the trunk output of
+    lstm-11 varies across inputs by about 1e-6, and training learns only the output bias)."""
 
     min_depth = 3
 

@@ -37,11 +37,11 @@ from ser_orch.trial import run_pack, run_trial
 from task_grids import write_task_grid
 
 # name -> (task, fields, axis) for task_grids.write_task_grid
-GRIDS = {"kumar-gru": ("kumar", {"family": "gru", "size": "hidden", "miner": "semihard"}, "loss.margin: [0.2, 0.4]"),
-         "kumar-resnet": ("kumar", {"family": "resnet", "size": "channels", "miner": "random"}, "loss.margin: [0.2, 0.4]"),
+KUMAR_AXIS = "loss.margin: [0.2, 0.4]"
+GRIDS = {"kumar-gru": ("kumar", {"family": "gru", "size": "hidden", "miner": "semihard"}, KUMAR_AXIS),
+         "kumar-resnet": ("kumar", {"family": "resnet", "size": "channels", "miner": "random"}, KUMAR_AXIS),
          "mocanu": ("mocanu", {}, "loss.alpha: [0.1, 0.3]"), "liu": ("liu", {"alpha": 0.0}, "train.lr: [0.003, 0.002]"),
          "lian": ("lian", {}, "loss.lambda: [0.6, 1.0]")}
-KUMAR_FC = {"family": "fc", "size": "hidden", "miner": "semihard"}
 FOLDS = {"mocanu": "0,1"}
 # Liu's CNN puts a bias before each BatchNorm: BatchNorm cancels it, so its gradient is float
 # noise, which Adam scales up to full lr-sized steps; the bias and the BatchNorm running mean then
@@ -191,7 +191,7 @@ def test_an_interrupted_pack_resumes_to_the_same_records(tmp_path: Path, task_co
 
 def test_grid_show_prints_the_packs_and_bad_pack_values_exit_2(tmp_path: Path, task_corpora: dict[str, Path]):
     runner = CliRunner()
-    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, "loss.margin: [0.2, 0.4]", **KUMAR_FC)
+    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, KUMAR_AXIS, family="fc")
     shown = runner.invoke(app, ["grid", "show", str(grid), "--pack", "3"])
     assert shown.exit_code == 0, shown.output
     assert "packing 3: 4 trials in 2 pack(s) of 2 members" in shown.output
@@ -209,7 +209,7 @@ def test_grid_show_prints_the_packs_and_bad_pack_values_exit_2(tmp_path: Path, t
 
 def test_ablate_packed_and_unpacked_give_the_same_table(tmp_path: Path, task_corpora: dict[str, Path]):
     runner = CliRunner()
-    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, "loss.margin: [0.2, 0.4]", **KUMAR_FC)
+    grid = write_task_grid(tmp_path / "kumar.yaml", "kumar", task_corpora, KUMAR_AXIS, family="fc")
     tables = {}
     for pack in ("2", "off"):
         out = tmp_path / f"run-{pack}"

@@ -258,6 +258,7 @@ def registered_checkpoint(tune: Path, family: str) -> bool:
     found = [p.name for p in tune.glob(f"*family_{family}*/checkpoint_*")]
     return bool(found) and "checkpoint_000000" not in found
 
+
 def test_ctrl_c_then_resume_from_the_checkpoint_with_the_original_options(tmp_path, tiny_corpus):
     grid = write_grid(tmp_path / "g.yaml", tiny_corpus, epochs=120)  # 240 epochs a trial, checkpoints every 10
     run = tmp_path / "run"
