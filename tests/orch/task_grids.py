@@ -6,6 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+
+class Interrupted(Exception):
+    """Raised from an epoch callback to stop a trial in the middle, as a killed worker would."""
+
+
 TEMPLATES = {
     "kumar": """
 task: kumar

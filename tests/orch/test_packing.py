@@ -34,7 +34,7 @@ from ser_orch.experiment import Experiment, RunOptions
 from ser_orch.packing import plan_packs
 from ser_orch.results.records import read_trial_arrays
 from ser_orch.trial import run_pack, run_trial
-from task_grids import write_task_grid
+from task_grids import Interrupted, write_task_grid
 
 # name -> (task, fields, axis) for task_grids.write_task_grid
 KUMAR_AXIS = "loss.margin: [0.2, 0.4]"
@@ -54,10 +54,6 @@ FOLDS = {"mocanu": "0,1"}
 # compared either. tests/models/test_packed_training_recipes.py
 # shows packed = unpacked in float64 for every alpha, margin and pool.
 LIU_EVALUATION = False
-
-
-class Interrupted(Exception):
-    pass
 
 
 def _experiment(name: str, tmp_path: Path, corpora: dict[str, Path], **fields: Any) -> Experiment:

@@ -16,13 +16,9 @@ import torch
 from ser_orch.experiment import Experiment, RunOptions
 from ser_orch.results.records import read_trial_arrays
 from ser_orch.trial import run_trial
-from task_grids import write_task_grid
+from task_grids import Interrupted, write_task_grid
 
 STOP_AFTER = {"kumar": 4, "mocanu": 2, "liu": 2, "lian": 1}  # epoch after which the trial is interrupted
-
-
-class Interrupted(Exception):
-    pass
 
 
 def _comparable(record: Any) -> dict[str, Any]:
