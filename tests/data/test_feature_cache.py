@@ -71,13 +71,36 @@ def clean(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FeatureSet:
     return prepare_features(load_manifest("ravdess", corpus), "mfcc39", cache_dir=tmp_path_factory.mktemp("clean"), workers=1)
 
 
+# Spawned pool workers are fresh interpreters: the child's patch does not reach them, but Python
+# imports `sitecustomize` from PYTHONPATH at start-up in every process of the child's tree.
+SLOW_WORKERS = textwrap.dedent("""
+    import time
+    from ser_data.features import build as build_mod
+
+    _real = build_mod._extract_one
+
+    def _slowed(job):
+        time.sleep({delay})
+        return _real(job)
+
+    build_mod._extract_one = _slowed
+""")
+
+
 def _child(corpus: Path, cache: Path, report: Path, *, workers: int, chunk: int, delay: float = 0.0,
-           go: Path | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+           go: Path | None = None, slow_workers: float | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+    """The build in a child process; `slow_workers` seconds per utterance in its pool workers too."""
     script = cache.parent / "child.py"
     script.write_text(CHILD)
     args = [sys.executable, str(script), str(corpus), str(cache), str(workers), str(chunk), str(delay),
             str(go) if go else "-", str(report)]
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = dict(os.environ)
+    if slow_workers is not None:
+        site = cache.parent / "site"
+        site.mkdir(exist_ok=True)
+        (site / "sitecustomize.py").write_text(SLOW_WORKERS.format(delay=slow_workers))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -111,7 +134,8 @@ def test_interrupted_build_resumes_and_leaves_no_workers(corpus: Path, clean: Fe
                                                           sig: signal.Signals, monkeypatch: pytest.MonkeyPatch,
                                                           caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "cache"
-    child = _child(corpus, cache, tmp_path / "report.json", workers=2, chunk=4, delay=0.02)
+    # 30 chunks of 4 at >= 0.05 s an utterance on 2 workers: >= 2.5 s left when the 4th chunk is in
+    child = _child(corpus, cache, tmp_path / "report.json", workers=2, chunk=4, slow_workers=0.05)
     workers: set[int] = set()
     try:
         deadline = time.time() + 120
