@@ -4,6 +4,7 @@ with Holm, the baseline row in the table, CSV, JSON and Markdown; numbers checke
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -44,7 +45,7 @@ def corrected(x: np.ndarray, ratio: float = 0.5) -> tuple[float, float, float]:
 @pytest.fixture
 def run(tmp_path, record_factory):
     make_record = record_factory
-    def make(baseline: str = "logreg"):
+    def make(baseline: str = "logreg", base: list[float] = BASE):
         folder = tmp_path / baseline
         grid = parse_grid(GRID.replace("{baseline}", baseline), folder / "g.yaml")
         plan = [{"trial_id": f"family={f},depth=6__fold={k}__seed=0", "config_id": f"family={f},depth=6",
@@ -55,7 +56,7 @@ def run(tmp_path, record_factory):
                 rec = make_record(family, 6, k, wa=v)
                 rec.sizes = dict(SIZES)
                 write_record(run.path, rec)
-        for k, v in enumerate(BASE):
+        for k, v in enumerate(base):
             rec = make_record("fc", 6, k, wa=v)
             rec.trial_id, rec.config_id, rec.axes, rec.sizes = f"baseline__fold={k}__seed=0", "baseline", {}, dict(SIZES)
             write_record(run.path, rec, baseline=True)
@@ -115,3 +116,40 @@ def test_no_baseline_row_when_the_grid_says_none(run):
     assert data["baseline"] is None
     assert all(row["config_id"] != "baseline" for row in csv.DictReader(io.StringIO((folder / "results.csv").read_text())))
     assert all(c["stats"]["wa_diff_baseline"] is None for c in data["configs"])
+
+
+def holm_vs_baseline(base: list[float]) -> dict[str, float]:
+    """Holm-adjusted p of every configuration against `base`, by hand."""
+    raw = {f: corrected(np.subtract(WA[f], base))[2] for f in WA}
+    adj, running = {}, 0.0
+    for i, f in enumerate(sorted(raw, key=raw.get)):
+        running = max(running, min(1.0, (len(raw) - i) * raw[f]))
+        adj[f] = running
+    return adj
+
+
+@pytest.mark.parametrize("base, expected", [
+    (BASE, "beats the baseline row by {points} points of WA (Holm-adjusted p {p} < 0.05)."),
+    ([0.55, 0.70, 0.58], "is {points} points of WA above the baseline row, but not beyond fold noise (Holm-adjusted p {p} >= 0.05)."),
+    ([0.70, 0.72, 0.69], "is {points} points of WA below the baseline row: no configuration beats it."),
+])
+def test_a_sentence_says_whether_the_best_beats_the_baseline(run, base, expected):
+    folder = run(base=base)
+    console = Console(record=True, width=400)
+    build_report(folder, console=console)
+    diff = np.mean(np.subtract(WA["resnet"], base))  # resnet has the best mean
+    p = holm_vs_baseline(base)["resnet"]
+    sentence = "The best configuration (family=resnet,depth=6) " + expected.format(points=f"{abs(100 * diff):.2f}", p=f"{p:.3f}")
+    data = json.loads((folder / "results.json").read_text())
+    assert data["statistics"]["baseline_verdict"].startswith(sentence)
+    assert sentence in (folder / "report.md").read_text()
+    assert sentence in console.export_text()
+    assert f'<p class="verdict">{html.escape(sentence)}' in (folder / "report.html").read_text()
+
+
+def test_no_sentence_without_a_baseline(run):
+    folder = run("none")
+    console = Console(record=True, width=400)
+    build_report(folder, console=console)
+    assert json.loads((folder / "results.json").read_text())["statistics"]["baseline_verdict"] is None
+    assert "baseline row" not in (folder / "report.md").read_text() + console.export_text()

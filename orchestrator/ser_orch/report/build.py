@@ -25,7 +25,7 @@ from ser_data.atomic import atomic_write_text
 from .angles import angle_std_table, angle_table, summarise_angles
 from .files import write_report_files
 from .html import write_report_html
-from .rows import aggregate_rows, summary_rows
+from .rows import aggregate_rows, baseline_verdict, summary_rows
 from .tables import aggregate_table, failures_table, problems_table, summary_table
 
 
@@ -164,6 +164,9 @@ def build_report(run_dir: str | Path, *, console: Console | None = None, plots: 
                          table_stats)
     if console is not None:
         console.print(aggregate_table(stats, metrics=metrics, series_key=spec.series, paper=spec.paper, title=title, **extra))
+        verdict = baseline_verdict(table_stats)
+        if verdict is not None:
+            console.print(verdict, soft_wrap=True)
         if spec.series and spec.x:
             console.print(summary_table(stats, spec.series, spec.x, paper=spec.paper))
         if angles is not None:

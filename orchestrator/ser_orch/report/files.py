@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ser_orch.report.format import BEST_MARKER, MISSING, axis_keys, metric_name
 from ser_orch.report.paper import ReportSpec, paper_value
-from ser_orch.report.rows import STAT_FIELDS, TableRows, aggregate_rows, failure_rows, paper_metrics, paper_stats, summary_rows
+from ser_orch.report.rows import STAT_FIELDS, TableRows, aggregate_rows, baseline_verdict, failure_rows, paper_metrics, paper_stats, summary_rows
 from ser_orch.results.aggregate import STD_DDOF, ConfigStats, FailedTrial, best_per_series
 from ser_data.atomic import atomic_write_text
 
@@ -185,7 +185,7 @@ def results_json_data(
         "x": spec.x,
         "configs": configs,
         "baseline": base_entry,
-        "statistics": None if table_stats is None else table_stats.to_dict(),
+        "statistics": None if table_stats is None else {**table_stats.to_dict(), "baseline_verdict": baseline_verdict(table_stats)},
         "failures": [_failure_dict(f) for f in failures],
     }
 
@@ -253,6 +253,9 @@ def _report_markdown(
     rows = aggregate_rows(stats, metrics=metrics, series_key=spec.series, best_metric=metrics[0], paper=spec.paper,
                           baseline=baseline, table_stats=table_stats)
     out.append(markdown_table(rows, marker_column=True))
+    verdict = baseline_verdict(table_stats)
+    if verdict is not None:
+        out += [verdict, ""]
     if spec.paper and metrics:
         out += ["## Best per series, ours vs paper", ""]
         out.append(markdown_table(summary_rows(stats, spec.series, spec.x, metric=metrics[0], paper=spec.paper)))

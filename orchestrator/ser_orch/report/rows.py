@@ -20,12 +20,12 @@ from ser_orch.report.format import (
 )
 from ser_orch.report.paper import PaperEntry, best_paper_entry, paper_value
 from ser_orch.results.aggregate import ConfigStats, best_per_series
-from ser_orch.results.comparison import TableStats
+from ser_orch.results.comparison import ALPHA, TableStats
 from ser_orch.results.curves import Curve
 
 BASELINE_LABEL = "baseline"  # the row's first cell; the captions say what it is
 
-__all__ = ["STAT_FIELDS", "TableRows", "aggregate_rows", "curve_rows", "failure_rows", "paper_metrics", "paper_stats", "summary_rows"]
+__all__ = ["STAT_FIELDS", "TableRows", "aggregate_rows", "baseline_verdict", "curve_rows", "failure_rows", "paper_metrics", "paper_stats", "summary_rows"]
 
 STAT_FIELDS = ("mean", "min", "max", "std")  # per metric, in every table and file
 
@@ -94,6 +94,31 @@ def stat_cells(table: TableStats | None, config_id: str, metrics: Sequence[str])
         mark = f" {DIFFERS}" if row.vs_baseline.significant else ""
         base_cells = [_points(row.vs_baseline.mean_diff) + mark, _p(row.vs_baseline.p_holm)]
     return cis, best_cells + base_cells
+
+
+def baseline_verdict(table: TableStats | None) -> str | None:
+    """One sentence under the table: does its best configuration beat the baseline row, beyond
+    fold noise? (The paired difference and Holm-adjusted p of the best's row; None without a
+    baseline or a comparison.) A table whose best is below the baseline says little about the
+    models, and the sentence says so where a column of numbers would not."""
+    if table is None or table.comparison is None or table.comparison.baseline_id is None:
+        return None
+    best = table.row(table.comparison.best_id)
+    vs = None if best is None else best.vs_baseline
+    if vs is None or vs.mean_diff is None:
+        return None
+    name, points = metric_name(table.metric), f"{abs(100.0 * vs.mean_diff):.2f}"
+    where = f"The best configuration ({table.comparison.best_id})"
+    if vs.mean_diff <= 0:
+        return (f"{where} is {points} points of {name} below the baseline row: no configuration beats it. "
+                "A model that does not beat a logistic regression on utterance statistics has learnt little "
+                "(too few optimizer steps, or a problem in the setup).")
+    if vs.significant is None:
+        return f"{where} is {points} points of {name} above the baseline row; no test with these folds ({vs.note or 'too few'})."
+    if not vs.significant:
+        return (f"{where} is {points} points of {name} above the baseline row, "
+                f"but not beyond fold noise (Holm-adjusted p {_p(vs.p_holm)} >= {ALPHA:g}).")
+    return f"{where} beats the baseline row by {points} points of {name} (Holm-adjusted p {_p(vs.p_holm)} < {ALPHA:g})."
 
 
 def paper_metrics(paper: Iterable[Any], metrics: Sequence[str]) -> list[str]:

@@ -144,6 +144,12 @@ def _results_note(results: Mapping[str, Any]) -> str:
     )
 
 
+def _verdict_html(results: Mapping[str, Any]) -> str:
+    """The sentence on the best configuration against the baseline row (results.json has it)."""
+    verdict = (results.get("statistics") or {}).get("baseline_verdict")
+    return f'<p class="verdict">{_esc(verdict)}</p>' if verdict else ""
+
+
 def _trial_rows(results: Mapping[str, Any]) -> TableRows:
     """Every done trial's own values, from results.json's per-configuration ``runs``."""
     metrics = list(results.get("metrics") or [])
@@ -269,6 +275,7 @@ def render_report_html(
     sections = [
         ("results", "Results", render_table(table, "results", marker_column=True)
          + f'<p class="note">{_esc(_results_note(results))}</p>'
+         + _verdict_html(results)
          + ("" if summary is None else "<h3>Best per series, ours vs paper</h3>" + render_table(summary, "summary"))),
         ("plots", "Plots", _plots_html([Path(p) for p in plots])),
         ("failures", f"Failed trials ({len(failed)})", _failures_html(failed)),
