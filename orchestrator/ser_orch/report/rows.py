@@ -110,11 +110,11 @@ def baseline_verdict(table: TableStats | None) -> str | None:
     name, points = metric_name(table.metric), f"{abs(100.0 * vs.mean_diff):.2f}"
     where = f"The best configuration ({table.comparison.best_id})"
     if vs.mean_diff <= 0:
-        return (f"{where} is {points} points of {name} below the baseline row: no configuration beats it. "
-                "A model that does not beat a logistic regression on utterance statistics has learnt little "
-                "(too few optimizer steps, or a problem in the setup).")
+        return (f"{where} is {points} points of {name} below the baseline row: no configuration beats it, so this "
+                "table says little about the models (too few optimizer steps, or a problem in the setup).")
     if vs.significant is None:
-        return f"{where} is {points} points of {name} above the baseline row; no test with these folds ({vs.note or 'too few'})."
+        why = f" ({vs.note})" if vs.note else ""
+        return f"{where} is {points} points of {name} above the baseline row; these folds give no test{why}."
     if not vs.significant:
         return (f"{where} is {points} points of {name} above the baseline row, "
                 f"but not beyond fold noise (Holm-adjusted p {_p(vs.p_holm)} >= {ALPHA:g}).")
