@@ -28,7 +28,7 @@ from ser_data.features import FeatureSet, prepare_features
 from ser_data.features import build as build_mod
 
 CHILD = textwrap.dedent("""
-    import json, sys, time, logging
+    import json, signal, sys, time, logging
     from pathlib import Path
     from ser_data.datasets import load_manifest
     from ser_data.features import prepare_features
@@ -36,6 +36,9 @@ CHILD = textwrap.dedent("""
 
 
     def main():
+        # Ctrl-C as in a terminal: a test runner started in the background (`pytest &` in a
+        # script) passes SIGINT on ignored, and Python then installs no KeyboardInterrupt handler.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         root, cache, workers, chunk, delay, go, report = sys.argv[1:8]
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="LOG %(message)s")
         calls = []
