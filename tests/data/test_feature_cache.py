@@ -39,17 +39,16 @@ CHILD = textwrap.dedent("""
         # Ctrl-C as in a terminal: a test runner started in the background (`pytest &` in a
         # script) passes SIGINT on ignored, and Python then installs no KeyboardInterrupt handler.
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        root, cache, workers, chunk, delay, go, report = sys.argv[1:8]
+        root, cache, workers, chunk, go, report = sys.argv[1:7]
         logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="LOG %(message)s")
         calls = []
         real = build_mod._extract_one
 
         def counted(job):
             calls.append(job[1])
-            time.sleep(float(delay))
             return real(job)
 
-        build_mod._extract_one = counted  # counts (and slows) extraction in this process
+        build_mod._extract_one = counted  # counts extraction in this process
         manifest = load_manifest("ravdess", root)
         while go != "-" and not Path(go).exists():
             time.sleep(0.01)
@@ -74,9 +73,10 @@ def clean(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> FeatureSet:
     return prepare_features(load_manifest("ravdess", corpus), "mfcc39", cache_dir=tmp_path_factory.mktemp("clean"), workers=1)
 
 
-# Spawned pool workers are fresh interpreters: the child's patch does not reach them, but Python
-# imports `sitecustomize` from PYTHONPATH at start-up in every process of the child's tree.
-SLOW_WORKERS = textwrap.dedent("""
+# Slows extraction in every process of the child's tree: spawned pool workers are fresh
+# interpreters that a patch in the child does not reach, but each imports `sitecustomize` from
+# PYTHONPATH at start-up.
+SLOW_EXTRACTION = textwrap.dedent("""
     import time
     from ser_data.features import build as build_mod
 
@@ -91,17 +91,17 @@ SLOW_WORKERS = textwrap.dedent("""
 
 
 def _child(corpus: Path, cache: Path, report: Path, *, workers: int, chunk: int, delay: float = 0.0,
-           go: Path | None = None, slow_workers: float | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
-    """The build in a child process; `slow_workers` seconds per utterance in its pool workers too."""
+           go: Path | None = None) -> subprocess.Popen:  # type: ignore[type-arg]
+    """The build in a child process, `delay` seconds per utterance (in its pool workers too)."""
     script = cache.parent / "child.py"
     script.write_text(CHILD)
-    args = [sys.executable, str(script), str(corpus), str(cache), str(workers), str(chunk), str(delay),
+    args = [sys.executable, str(script), str(corpus), str(cache), str(workers), str(chunk),
             str(go) if go else "-", str(report)]
     env = dict(os.environ)
-    if slow_workers is not None:
+    if delay > 0:
         site = cache.parent / "site"
         site.mkdir(exist_ok=True)
-        (site / "sitecustomize.py").write_text(SLOW_WORKERS.format(delay=slow_workers))
+        (site / "sitecustomize.py").write_text(SLOW_EXTRACTION.format(delay=delay))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
@@ -138,7 +138,7 @@ def test_interrupted_build_resumes_and_leaves_no_workers(corpus: Path, clean: Fe
                                                           caplog: pytest.LogCaptureFixture) -> None:
     cache = tmp_path / "cache"
     # 30 chunks of 4 at >= 0.05 s an utterance on 2 workers: >= 2.5 s left when the 4th chunk is in
-    child = _child(corpus, cache, tmp_path / "report.json", workers=2, chunk=4, slow_workers=0.05)
+    child = _child(corpus, cache, tmp_path / "report.json", workers=2, chunk=4, delay=0.05)
     workers: set[int] = set()
     try:
         deadline = time.time() + 120
